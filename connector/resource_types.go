@@ -1,0 +1,16 @@
+package connector
+
+import (
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/annotations"
+)
+
+// userResourceType is a Fullstory user. Users carry no entitlements or
+// grants, so the SDK skips asking for them.
+var userResourceType = v2.ResourceType_builder{
+	Id:          "user",
+	DisplayName: "User",
+	Description: "A person identified in Fullstory by a uid",
+	Traits:      []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER},
+	Annotations: annotations.New(&v2.SkipEntitlementsAndGrants{}),
+}.Build()

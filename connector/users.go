@@ -1,0 +1,145 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/conductorone/baton-fullstory/connector/fullstory"
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/annotations"
+	"github.com/conductorone/baton-sdk/pkg/types/resource"
+)
+
+// maxPages stops a listing that never ends (a loop longer than recentTokens).
+// At Fullstory's 100 users a page it is 100 million users.
+const maxPages = 1_000_000
+
+type userBuilder struct {
+	client          *fullstory.Client
+	includeAnonymous bool
+}
+
+func newUserBuilder(client *fullstory.Client, includeAnonymous bool) *userBuilder {
+	return &userBuilder{client: client, includeAnonymous: includeAnonymous}
+}
+
+func (b *userBuilder) ResourceType(context.Context) *v2.ResourceType {
+	return userResourceType
+}
+
+// List fetches one Fullstory page per call; baton drives the loop.
+func (b *userBuilder) List(ctx context.Context, _ *v2.ResourceId, opts resource.SyncOpAttrs) ([]*v2.Resource, *resource.SyncOpResults, error) {
+	st, err := decodePageState(opts.PageToken.Token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Page >= maxPages {
+		return nil, nil, fmt.Errorf("baton-fullstory: list users: more than %d pages; stopping", maxPages)
+	}
+	params := fullstory.ListUsersParams{PageToken: st.Token}
+	if !b.includeAnonymous {
+		// Ask Fullstory for identified users only rather than filtering here.
+		identified := true
+		params.IsIdentified = &identified
+	}
+	page, err := b.client.ListUsers(ctx, params)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	rv := make([]*v2.Resource, 0, len(page.Results))
+	seen := make(map[string]struct{}, len(page.Results))
+	for i := range page.Results {
+		u := &page.Results[i]
+		if u.ID == "" {
+			return nil, nil, fmt.Errorf("baton-fullstory: list users: Fullstory returned a user without an id on page %d", st.Page+1)
+		}
+		if _, dup := seen[u.ID]; dup {
+			continue // a page listing a user twice yields one account
+		}
+		seen[u.ID] = struct{}{}
+		if !b.includeAnonymous && u.UID == "" {
+			continue // defensive: the filter above should exclude them
+		}
+		r, err := userResource(u)
+		if err != nil {
+			return nil, nil, err
+		}
+		rv = append(rv, r)
+	}
+
+	results := &resource.SyncOpResults{}
+	if page.NextPageToken != "" {
+		next, err := st.next(page.NextPageToken)
+		if err != nil {
+			return nil, nil, err
+		}
+		results.NextPageToken = next.encode()
+	}
+	return rv, results, nil
+}
+
+func (b *userBuilder) Entitlements(context.Context, *v2.Resource, resource.SyncOpAttrs) ([]*v2.Entitlement, *resource.SyncOpResults, error) {
+	return nil, &resource.SyncOpResults{}, nil
+}
+
+func (b *userBuilder) Grants(context.Context, *v2.Resource, resource.SyncOpAttrs) ([]*v2.Grant, *resource.SyncOpResults, error) {
+	return nil, &resource.SyncOpResults{}, nil
+}
+
+// Get fetches one user for targeted sync.
+func (b *userBuilder) Get(ctx context.Context, id *v2.ResourceId, _ *v2.ResourceId) (*v2.Resource, annotations.Annotations, error) {
+	u, err := b.client.GetUser(ctx, id.GetResource())
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := userResource(u)
+	return r, nil, err
+}
+
+// displayName falls back from the name to the email, the uid, then the id.
+func displayName(u *fullstory.User) string {
+	for _, s := range []string{u.DisplayName, u.Email, u.UID} {
+		if s != "" {
+			return s
+		}
+	}
+	return u.ID
+}
+
+// userResource turns a Fullstory user into a baton user resource.
+func userResource(u *fullstory.User) (*v2.Resource, error) {
+	profile := map[string]any{"id": u.ID}
+	if u.UID != "" {
+		profile["uid"] = u.UID
+	}
+	if u.DisplayName != "" {
+		profile["display_name"] = u.DisplayName
+	}
+	if u.Email != "" {
+		profile["email"] = u.Email
+	}
+	if len(u.Properties) > 0 {
+		profile["properties"] = u.Properties
+	}
+
+	var traits []resource.UserTraitOption
+	if u.Email != "" {
+		traits = append(traits, resource.WithEmail(u.Email, true))
+	}
+	if u.UID != "" {
+		traits = append(traits, resource.WithUserLogin(u.UID))
+	}
+	if u.IsBeingDeleted {
+		// Setting the trait status keeps trait and resource status in step.
+		traits = append(traits, resource.WithDetailedStatus(v2.UserTrait_Status_STATUS_DISABLED, "being deleted in Fullstory")) //nolint:staticcheck // see above
+	} else {
+		traits = append(traits, resource.WithStatus(v2.UserTrait_Status_STATUS_ENABLED)) //nolint:staticcheck // see above
+	}
+
+	r, err := resource.NewUserResource(displayName(u), userResourceType, u.ID, traits, resource.WithResourceProfile(profile))
+	if err != nil {
+		return nil, fmt.Errorf("baton-fullstory: user %s: %w", u.ID, err)
+	}
+	return r, nil
+}
