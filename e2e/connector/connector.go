@@ -1,0 +1,187 @@
+// Package connector runs the baton-fullstory image as a testcontainers
+// container in service mode, in the style of a testcontainers-go module. Its
+// environment has the shape the Kubernetes Deployment gives it (deploy/k8s/):
+// the Secret's keys plus the Deployment's plain values.
+package connector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/go-connections/nat"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+const (
+	// DefaultImage is what scripts/docker-images.sh builds (the tag the
+	// Kubernetes manifest names, with :dev).
+	DefaultImage = "ghcr.io/conductorone/baton-fullstory:dev"
+	// HealthPort is baton-sdk's health-check server.
+	HealthPort = "8081/tcp"
+	// CAPath is where WithCACerts copies the trusted CAs; SSL_CERT_FILE names it.
+	CAPath = "/etc/baton-fullstory/ca.pem"
+)
+
+// Container is a running connector.
+type Container struct {
+	testcontainers.Container
+	settings options
+}
+
+type options struct {
+	env   map[string]string
+	cas   [][]byte
+	alias string
+}
+
+// Option configures the connector; it is a no-op testcontainers.ContainerCustomizer.
+type Option func(*options) error
+
+// Customize implements testcontainers.ContainerCustomizer.
+func (Option) Customize(*testcontainers.GenericContainerRequest) error { return nil }
+
+// WithNetwork attaches the connector to nw under alias.
+func WithNetwork(nw *testcontainers.DockerNetwork, alias string) testcontainers.ContainerCustomizer {
+	return multi{
+		Option(func(o *options) error { o.alias = alias; return nil }),
+		network.WithNetwork([]string{alias}, nw),
+	}
+}
+
+// WithEnv adds environment variables (later calls win), e.g. the Secret's
+// BATON_CLIENT_ID, BATON_CLIENT_SECRET, BATON_API_KEY.
+func WithEnv(env map[string]string) Option {
+	return func(o *options) error {
+		if o.env == nil {
+			o.env = map[string]string{}
+		}
+		maps.Copy(o.env, env)
+		return nil
+	}
+}
+
+// WithCACerts writes the PEM CAs, concatenated, to CAPath and points
+// SSL_CERT_FILE at it: the CAs of the C1 simulator and of the Fullstory
+// simulator, as a private PKI would be mounted in production.
+func WithCACerts(pems ...[]byte) Option {
+	return func(o *options) error {
+		for _, p := range pems {
+			if len(bytes.TrimSpace(p)) == 0 {
+				return errors.New("connector: empty CA certificate")
+			}
+		}
+		o.cas = append(o.cas, pems...)
+		return nil
+	}
+}
+
+// Run starts the connector and waits until its health server reports ready.
+// The health server is switched on and bound to all interfaces, as in the
+// Kubernetes manifest, so the wait uses the same route the readiness probe does.
+func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
+	settings := options{env: map[string]string{}}
+	for _, opt := range flatten(opts) {
+		if o, ok := opt.(Option); ok {
+			if err := o(&settings); err != nil {
+				return nil, err
+			}
+		}
+	}
+	env := map[string]string{
+		"BATON_HEALTH_CHECK":              "true",
+		"BATON_HEALTH_CHECK_BIND_ADDRESS": "0.0.0.0",
+		"BATON_HEALTH_CHECK_PORT":         nat.Port(HealthPort).Port(),
+	}
+	maps.Copy(env, settings.env)
+
+	moduleOpts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithExposedPorts("127.0.0.1::" + HealthPort),
+		testcontainers.WithWaitStrategy(
+			wait.ForHTTP("/ready").WithPort(HealthPort).WithStartupTimeout(90 * time.Second),
+		),
+	}
+	if len(settings.cas) > 0 {
+		env["SSL_CERT_FILE"] = CAPath
+		moduleOpts = append(moduleOpts, testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader:            bytes.NewReader(bytes.Join(settings.cas, []byte("\n"))),
+			ContainerFilePath: CAPath,
+			FileMode:          0o644,
+		}))
+	}
+	moduleOpts = append(moduleOpts, testcontainers.WithEnv(env))
+	moduleOpts = append(moduleOpts, opts...)
+
+	ctr, err := testcontainers.Run(ctx, img, moduleOpts...)
+	var c *Container
+	if ctr != nil {
+		c = &Container{Container: ctr, settings: settings}
+	}
+	if err != nil {
+		return c, fmt.Errorf("connector: run %s: %w", img, err)
+	}
+	return c, nil
+}
+
+// HealthURL is the health server's URL as this host reaches it.
+func (c *Container) HealthURL(ctx context.Context) (string, error) {
+	host, err := c.Host(ctx)
+	if err != nil {
+		return "", fmt.Errorf("connector: host: %w", err)
+	}
+	port, err := c.MappedPort(ctx, nat.Port(HealthPort))
+	if err != nil {
+		return "", fmt.Errorf("connector: mapped port: %w", err)
+	}
+	return fmt.Sprintf("http://%s:%s", host, port.Port()), nil
+}
+
+// Kill sends SIGKILL, as the OOM killer or a node failure would: no graceful
+// shutdown, no final heartbeat.
+func (c *Container) Kill(ctx context.Context) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return fmt.Errorf("connector: docker client: %w", err)
+	}
+	defer cli.Close()
+	if err := cli.ContainerKill(ctx, c.GetContainerID(), "KILL"); err != nil {
+		return fmt.Errorf("connector: kill: %w", err)
+	}
+	// Wait until the engine reports it stopped.
+	waitC, errC := cli.ContainerWait(ctx, c.GetContainerID(), container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+		return nil
+	case err := <-errC:
+		return fmt.Errorf("connector: wait for kill: %w", err)
+	}
+}
+
+type multi []testcontainers.ContainerCustomizer
+
+func (m multi) Customize(req *testcontainers.GenericContainerRequest) error {
+	for _, c := range m {
+		if err := c.Customize(req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func flatten(opts []testcontainers.ContainerCustomizer) []testcontainers.ContainerCustomizer {
+	var out []testcontainers.ContainerCustomizer
+	for _, o := range opts {
+		if m, ok := o.(multi); ok {
+			out = append(out, flatten(m)...)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
