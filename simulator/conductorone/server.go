@@ -131,7 +131,9 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithTokenTTL sets the lifetime of issued bearer tokens.
-func WithTokenTTL(d time.Duration) Option { return positiveDuration("token TTL", d, func(o *options) { o.tokenTTL = d }) }
+func WithTokenTTL(d time.Duration) Option {
+	return positiveDuration("token TTL", d, func(o *options) { o.tokenTTL = d })
+}
 
 // WithClockSkew sets the leeway applied to assertion exp/nbf/iat checks.
 func WithClockSkew(d time.Duration) Option {
