@@ -15,7 +15,7 @@ import (
 const maxPages = 1_000_000
 
 type userBuilder struct {
-	client          *fullstory.Client
+	client           *fullstory.Client
 	includeAnonymous bool
 }
 
