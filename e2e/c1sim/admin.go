@@ -45,10 +45,28 @@ type Task struct {
 // Finished reports whether the task reached a final status.
 func (t Task) Finished() bool { return t.Status == StatusSucceeded || t.Status == StatusFailed }
 
-// UploadSummary is GET /admin/tasks/{id}/upload/summary.
+// UploadSummary is GET /admin/tasks/{id}/upload/summary: the simulator's
+// decoding of the uploaded c1z with baton-sdk's reader.
 type UploadSummary struct {
 	Counts  map[string]int `json:"counts"`
 	UserIDs []string       `json:"user_ids"`
+	Users   []SummaryUser  `json:"users"`
+}
+
+// SummaryUser is one user resource of an uploaded c1z.
+type SummaryUser struct {
+	ID          string         `json:"id"`
+	DisplayName string         `json:"display_name"`
+	Login       string         `json:"login,omitempty"`
+	Emails      []SummaryEmail `json:"emails,omitempty"`
+	Status      string         `json:"status,omitempty"` // e.g. STATUS_ENABLED
+	Profile     map[string]any `json:"profile,omitempty"`
+}
+
+// SummaryEmail is one email of a user trait.
+type SummaryEmail struct {
+	Address string `json:"address"`
+	Primary bool   `json:"primary,omitempty"`
 }
 
 // MintCredentials registers a new client named name.

@@ -1,0 +1,16 @@
+// Package e2e holds the end-to-end tests: the connector, the Fullstory
+// simulator and the ConductorOne simulator, each in its own container (images
+// built offline by `make images`), on a private Docker network per test, the
+// way Kubernetes runs the connector in service mode.
+//
+// The tests are behind the `e2e` build tag:
+//
+//	make images && go test -tags e2e -count=1 -timeout 30m ./e2e/...
+//
+// They fail, never skip, when no Docker engine answers (scripts/docker-engine.sh
+// starts one on Debian as root) or an image is missing.
+//
+// The harness lives in subpackages written in the style of testcontainers-go
+// modules: fullstorysim, c1sim and connector (Run, options, typed accessors),
+// plus harness (environment, network, PKI, manifests, logs).
+package e2e
