@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # docker-images.sh: build the three images offline (nothing is pulled).
 #
-#   scripts/docker-images.sh            # build static binaries into bin/, then the images
-#   NO_BUILD=1 scripts/docker-images.sh # use the binaries already in bin/
+#   scripts/docker-images.sh            # build static binaries into bin/image/, then the images
+#   NO_BUILD=1 scripts/docker-images.sh # use the binaries already in bin/image/
+#
+# bin/image/ is this script's own staging directory (the whole image build
+# context, see .dockerignore): `make build`'s bin/ binaries are left alone.
 #
 # Images (override the tag with IMAGE_TAG, default dev):
 #   ghcr.io/conductorone/baton-fullstory:$IMAGE_TAG
@@ -23,21 +26,23 @@ declare -A images=(
   [c1-simulator]="baton-fullstory/c1-simulator:$IMAGE_TAG"
 )
 
+stage=bin/image
+mkdir -p "$stage"
 if [ "${NO_BUILD:-}" != 1 ]; then
-  log "building static binaries into bin/"
+  log "building static binaries into $stage/"
   pkgs=()
   for p in "${programs[@]}"; do pkgs+=("./cmd/$p"); done
-  CGO_ENABLED=0 GOOS=linux go build -trimpath -o bin/ "${pkgs[@]}"
+  CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-X main.version=${VERSION:-dev}" -o "$stage/" "${pkgs[@]}"
 fi
 
 for p in "${programs[@]}"; do
-  if [ ! -x "bin/$p" ]; then
-    log "bin/$p is missing: run 'make build' (CGO_ENABLED=0) or drop NO_BUILD"
+  if [ ! -x "$stage/$p" ]; then
+    log "$stage/$p is missing: drop NO_BUILD=1"
     exit 1
   fi
   # A FROM scratch image has no dynamic loader: refuse a dynamically linked binary.
-  if readelf -l "bin/$p" 2>/dev/null | grep -q 'Requesting program interpreter'; then
-    log "bin/$p is dynamically linked; rebuild it with CGO_ENABLED=0"
+  if readelf -l "$stage/$p" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+    log "$stage/$p is dynamically linked; it must be built with CGO_ENABLED=0"
     exit 1
   fi
 done
@@ -48,7 +53,7 @@ if [ ! -r "$CA_BUNDLE" ]; then
 fi
 
 # The image root filesystem: nonroot user, CA bundle, and an empty /tmp.
-rootfs=bin/image-rootfs
+rootfs=$stage/rootfs
 rm -rf "$rootfs"
 mkdir -p "$rootfs/etc/ssl/certs" "$rootfs/tmp"
 chmod 1777 "$rootfs/tmp"
