@@ -370,3 +370,47 @@ func TestUploadTooLarge(t *testing.T) {
 	}
 	wantCode(t, "oversized upload", sendUpload(t, c, chunked(id, fakeC1Z(t, 2000))), codes.ResourceExhausted)
 }
+
+func TestSyncIntervalSchedulesFullSyncs(t *testing.T) {
+	h := newHarness(t, WithSyncInterval(50*time.Millisecond))
+	c := h.sdkBatonClient(t, h.mint(t, "svc"))
+	ctx := testContext(t)
+	fullSyncs := func() []TaskView {
+		var out []TaskView
+		for _, v := range h.srv.Tasks() {
+			if v.Type == TaskFullSync {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; tasks %+v", what, h.srv.Tasks())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("the first scheduled sync", func() bool { return len(fullSyncs()) == 1 })
+
+	// While one is pending or running, ticks add no other.
+	resp, err := c.GetTask(ctx, v1.BatonServiceGetTaskRequest_builder{HostId: "h1"}.Build())
+	if err != nil || resp.GetTask().GetSyncFull() == nil {
+		t.Fatalf("GetTask: %v, %v", resp.GetTask(), err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(fullSyncs()); n != 1 {
+		t.Fatalf("%d full syncs while one runs, want 1", n)
+	}
+	if _, err := c.FinishTask(ctx, v1.BatonServiceFinishTaskRequest_builder{HostId: "h1", TaskId: resp.GetTask().GetId(),
+		Success: &v1.BatonServiceFinishTaskRequest_Success{}}.Build()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the next scheduled sync", func() bool {
+		s := fullSyncs()
+		return len(s) == 2 && s[1].Status == StatusPending
+	})
+}
