@@ -20,13 +20,13 @@ const (
 	CodeTooManyRequests  = "too_many_requests"  // 429
 	CodeServerError      = "server_error"       // 500
 
-	CodeInvalidArgument      = "invalid_argument"        // 400: validation, malformed JSON, bad query, bad page token
-	CodeIdempotencyKeyReused = "idempotency_key_reused"  // 400: same Idempotency-Key, different request
-	CodeConflict             = "conflict"                // 409: uid already belongs to another user
-	CodeIdempotencyInFlight  = "idempotency_key_in_use"  // 409: a request with the same key is still running
-	CodeMethodNotAllowed     = "method_not_allowed"      // 405
-	CodeRequestTooLarge      = "request_too_large"       // 413
-	CodeServiceUnavailable   = "service_unavailable"     // 503 (fault injection)
+	CodeInvalidArgument      = "invalid_argument"       // 400: validation, malformed JSON, bad query, bad page token
+	CodeIdempotencyKeyReused = "idempotency_key_reused" // 400: same Idempotency-Key, different request
+	CodeConflict             = "conflict"               // 409: uid already belongs to another user
+	CodeIdempotencyInFlight  = "idempotency_key_in_use" // 409: a request with the same key is still running
+	CodeMethodNotAllowed     = "method_not_allowed"     // 405
+	CodeRequestTooLarge      = "request_too_large"      // 413
+	CodeServiceUnavailable   = "service_unavailable"    // 503 (fault injection)
 )
 
 // apiError is the typed error every handler returns; writeError renders it

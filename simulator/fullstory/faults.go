@@ -1,6 +1,7 @@
 package fullstory
 
 import (
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -132,8 +133,13 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
 		defer func() {
 			s.reqlog.add(RequestLogEntry{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status})
+			if s.cfg.logger.Enabled(r.Context(), slog.LevelDebug) {
+				s.cfg.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+					"status", sw.status, "duration", time.Since(start))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

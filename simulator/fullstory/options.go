@@ -178,8 +178,9 @@ func WithRequestLogLimit(n int) Option {
 	}
 }
 
-// WithLogger receives the simulator's own log lines (state-file saves and
-// failures). The default discards them.
+// WithLogger receives the simulator's own log lines: state-file saves and
+// failures, and every API request at Debug level. The default discards
+// them.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {

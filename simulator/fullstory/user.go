@@ -410,6 +410,17 @@ func (r *rec) toUser() User {
 
 func appURL(id string) string { return AppURLPrefix + url.PathEscape(id) }
 
+// plainID reports whether id needs no escaping in a URL path or JSON.
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 type encodeOpts struct {
 	schema   bool // include schema (inferred, overlaid by declared)
 	declared bool // include the declared schema only (dumps)
@@ -459,7 +470,14 @@ func appendUser(buf []byte, r *rec, o encodeOpts) []byte {
 	}
 	if o.appURL {
 		buf = append(buf, `,"app_url":`...)
-		buf = appendJSONString(buf, appURL(r.id))
+		if plainID(r.id) {
+			buf = append(buf, '"')
+			buf = append(buf, AppURLPrefix...)
+			buf = append(buf, r.id...)
+			buf = append(buf, '"')
+		} else {
+			buf = appendJSONString(buf, appURL(r.id))
+		}
 	}
 	return append(buf, '}')
 }
