@@ -46,3 +46,9 @@ ENV C1_SIM_LISTEN=0.0.0.0:8443 \
     C1_SIM_ADMIN_LISTEN=0.0.0.0:8091
 EXPOSE 8443 8091
 ENTRYPOINT ["/usr/local/bin/c1-simulator"]
+
+# docker-compose.yml only: waits for the simulators' files in the shared
+# volume and writes the connector's baton config (no image has a shell).
+FROM base AS baton-compose-init
+COPY bin/image/baton-compose-init /usr/local/bin/baton-compose-init
+ENTRYPOINT ["/usr/local/bin/baton-compose-init"]

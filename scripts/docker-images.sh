@@ -11,6 +11,7 @@
 #   ghcr.io/conductorone/baton-fullstory:$IMAGE_TAG
 #   baton-fullstory/fullstory-simulator:$IMAGE_TAG
 #   baton-fullstory/c1-simulator:$IMAGE_TAG
+#   baton-fullstory/compose-init:$IMAGE_TAG   (docker-compose.yml's credentials step)
 set -euo pipefail
 
 log() { printf 'docker-images: %s\n' "$*" >&2; }
@@ -19,11 +20,18 @@ cd "$(dirname "$0")/.."
 IMAGE_TAG=${IMAGE_TAG:-dev}
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
-programs=(baton-fullstory fullstory-simulator c1-simulator)
+programs=(baton-fullstory fullstory-simulator c1-simulator baton-compose-init)
 declare -A images=(
   [baton-fullstory]="ghcr.io/conductorone/baton-fullstory:$IMAGE_TAG"
   [fullstory-simulator]="baton-fullstory/fullstory-simulator:$IMAGE_TAG"
   [c1-simulator]="baton-fullstory/c1-simulator:$IMAGE_TAG"
+  [baton-compose-init]="baton-fullstory/compose-init:$IMAGE_TAG"
+)
+declare -A packages=(
+  [baton-fullstory]=./cmd/baton-fullstory
+  [fullstory-simulator]=./cmd/fullstory-simulator
+  [c1-simulator]=./cmd/c1-simulator
+  [baton-compose-init]=./deploy/compose/baton-compose-init
 )
 
 stage=bin/image
@@ -31,7 +39,7 @@ mkdir -p "$stage"
 if [ "${NO_BUILD:-}" != 1 ]; then
   log "building static binaries into $stage/"
   pkgs=()
-  for p in "${programs[@]}"; do pkgs+=("./cmd/$p"); done
+  for p in "${programs[@]}"; do pkgs+=("${packages[$p]}"); done
   CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-X main.version=${VERSION:-dev}" -o "$stage/" "${pkgs[@]}"
 fi
 
