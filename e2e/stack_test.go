@@ -197,9 +197,9 @@ func wantAccounts(users []fullstorysim.User) []account {
 		if !u.Identified() {
 			continue
 		}
-		status := "STATUS_ENABLED"
+		status := "RESOURCE_STATUS_ENABLED"
 		if u.IsBeingDeleted {
-			status = "STATUS_DISABLED"
+			status = "RESOURCE_STATUS_DISABLED"
 		}
 		out = append(out, account{ID: u.ID, Login: u.UID, Email: u.Email, Status: status})
 	}
