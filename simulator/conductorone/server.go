@@ -4,7 +4,24 @@
 // (Hello, GetTask(s), Heartbeat, FinishTask, UploadAsset) on the same TLS
 // port, a task queue, an upload store, and an admin HTTP API to drive it all.
 //
-// It is driven by baton-sdk's own, unmodified service-mode client.
+// It is driven by baton-sdk's own, unmodified service-mode client. What that
+// client does (baton-sdk v0.26.0, pkg/ugrpc/c1_credential_provider.go and
+// pkg/tasks/c1api/service_client.go):
+//
+//   - The client ID is `<name>@<host>/pcc`; the secret is
+//     `secret-token:conductorone.com:v1:<base64url(private Ed25519 JWK)>`.
+//   - It POSTs a form (grant_type=client_credentials, client_id,
+//     client_assertion_type=...:jwt-bearer, client_assertion) to
+//     https://<BATON_C1_API_HOST or host>/auth/v1/token. The assertion is an
+//     EdDSA JWS with iss = sub = client ID, aud = the client ID's host without
+//     any port, iat = now, nbf = now-2m, exp = now+2m, no jti, and a random
+//     nonce in the protected header (the replay key here). It expects
+//     {"access_token","token_type","expires_in"} and refreshes 10s before expiry.
+//   - It dials gRPC with TLS against the system roots (SSL_CERT_FILE reaches
+//     them) and sends `authorization: Bearer <token>` on every call. No DPoP in
+//     service mode (baton-sdk uses DPoP only for its lambda/session paths).
+//   - GetTask (or GetTasks with BATON_GET_TASKS=true) polls; only full syncs
+//     heartbeat; an upload is metadata, 512 KiB chunks, then EOF with the sha256.
 package conductorone
 
 import (

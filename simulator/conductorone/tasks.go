@@ -289,7 +289,7 @@ func (s *Server) claimTasks(clientID, hostID string, n int, known []string) ([]*
 	return out, nil
 }
 
-// validateSpec checks a spec and builds the task the SDK will receive.
+// buildTaskProto validates spec and builds the task the SDK will receive.
 func buildTaskProto(id string, spec TaskSpec) (*v1.Task, error) {
 	b := v1.Task_builder{Id: id, Status: v1.Task_STATUS_PENDING}
 	switch spec.Type {
