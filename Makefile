@@ -10,7 +10,6 @@ PACT_LIB   := $(CURDIR)/.tools/pact/lib
 # Pact tests link libpact_ffi through cgo and load it at run time.
 PACT_ENV   := CGO_ENABLED=1 CGO_LDFLAGS="-L$(PACT_LIB)" LD_LIBRARY_PATH="$(PACT_LIB)" PACT_DO_NOT_TRACK=true
 LDFLAGS    := -s -w -X main.version=$(VERSION)
-DEMO_PORT  ?= 8089
 DEMO_USERS ?= 250
 
 .PHONY: all build test unit lint contracts contracts-check e2e images demo demo-service \
@@ -42,7 +41,7 @@ capabilities: build
 
 ## demo: the simulator seeded with sample users, a one-shot sync into sync.c1z, a summary
 demo: build
-	@scripts/demo.sh $(DEMO_PORT) $(DEMO_USERS)
+	@scripts/demo.sh $(DEMO_USERS)
 
 clean:
 	rm -rf $(BIN) sync.c1z

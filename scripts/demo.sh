@@ -10,6 +10,7 @@ key="demo-key-$RANDOM$RANDOM"
 work=$(mktemp -d)
 trap 'kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
+: >"$work/sim.log"
 bin/fullstory-simulator --listen 127.0.0.1:0 --users "$users" --anonymous-users "$anonymous" \
   --seed 42 --api-key "$key" >"$work/sim.log" 2>&1 &
 sim_pid=$!

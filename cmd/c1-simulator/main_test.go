@@ -333,3 +333,30 @@ func TestBinaryStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("stderr lacks the shutdown log:\n%s", stderr.String())
 	}
 }
+
+func TestSummarizeSubcommand(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if code := run(context.Background(), []string{"summarize"}, envMap(nil), &stdout, &stderr); code != 2 {
+		t.Errorf("summarize without a file: exit %d, want 2", code)
+	}
+	if code := run(context.Background(), []string{"summarize", filepath.Join(t.TempDir(), "missing.c1z")}, envMap(nil), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "no such file") {
+		t.Errorf("summarize of a missing file: exit %d, stderr %q", code, stderr.String())
+	}
+
+	var out bytes.Buffer
+	writeSummary(&out, "sync.c1z", c1sim.UploadSummary{
+		Counts: map[string]int{"user": 3},
+		Users: []c1sim.SummaryUser{
+			{ID: "a", DisplayName: "Ann", Emails: []c1sim.SummaryEmail{{Address: "ann@x.io", Primary: true}}, Status: "RESOURCE_STATUS_ENABLED"},
+			{ID: "b", DisplayName: "Bob", Status: "RESOURCE_STATUS_DISABLED"},
+			{ID: "c", DisplayName: "Cid", Status: "RESOURCE_STATUS_ENABLED"},
+		},
+	}, 2)
+	want := "sync.c1z: 3 user (2 enabled, 1 disabled)\n" +
+		"  a                        Ann                              ann@x.io                             STATUS_ENABLED\n" +
+		"  b                        Bob                                                                   STATUS_DISABLED\n" +
+		"  ... and 1 more\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+}

@@ -50,6 +50,9 @@ func run(ctx context.Context, args []string, lookup lookupEnvFunc, stdout, stder
 	if len(args) > 0 && args[0] == "credentials" {
 		return runCredentials(ctx, args[1:], lookup, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "summarize" {
+		return runSummarize(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseServe(args, lookup, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -71,7 +74,7 @@ func parseServe(args []string, lookup lookupEnvFunc, stderr io.Writer) (serveCon
 	fs := flag.NewFlagSet("c1-simulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: c1-simulator [flags]\n       c1-simulator credentials [flags]\n\n"+
+		fmt.Fprintf(stderr, "Usage: c1-simulator [flags]\n       c1-simulator credentials [flags]\n       c1-simulator summarize [--json] FILE.c1z\n\n"+
 			"Every flag may also be set as %s<FLAG> (dashes become underscores; lists comma-separated).\n\n", envPrefix)
 		fs.PrintDefaults()
 	}
