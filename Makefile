@@ -45,3 +45,7 @@ demo: build
 
 clean:
 	rm -rf $(BIN) sync.c1z
+
+## demo-service: the service-mode loop on one machine (both simulators + the connector)
+demo-service: build
+	@scripts/demo-service.sh
