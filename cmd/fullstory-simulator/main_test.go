@@ -48,7 +48,7 @@ func TestParseConfig(t *testing.T) {
 			"--error-rate", "0.05", "--drop-rate", "0.02", "--admin-token", "adm", "--request-log-limit", "5", "--verbose",
 		}, nil, func(c *config) {
 			*c = config{
-				Listen: "0.0.0.0:9000",
+				Listen:  "0.0.0.0:9000",
 				APIKeys: []apiKey{{"k1", fssim.RoleAdmin}, {"k2", fssim.RoleStandard}, {"a:b", fssim.RoleArchitect}},
 				Users:   7, AnonymousUsers: 3, Seed: -4, PageSize: 25, Fixture: "f.json", StateFile: "s.json",
 				DeleteDelay: 0, TLSSelfSigned: true, TLSHostnames: []string{"sim", "10.0.0.2"}, CAOut: "ca.pem",

@@ -101,31 +101,3 @@ func TestCheckInvariantsDetectsCorruption(t *testing.T) {
 		})
 	}
 }
-
-func TestStoreLargeListIsPaged(t *testing.T) {
-	n := 120_000
-	if testing.Short() {
-		n = 20_000
-	}
-	m := newMemStore(5)
-	if _, err := m.put(generateRecs(5, n*5/6, n/6), true, fakeNow); err != nil {
-		t.Fatal(err)
-	}
-	after := ""
-	pages, seen := 0, 0
-	for {
-		res := m.list(listQuery{limit: 100, after: after}, fakeNow)
-		if res.total != int64(n) {
-			t.Fatalf("total %d, want %d", res.total, n)
-		}
-		seen += len(res.page)
-		pages++
-		if !res.more {
-			break
-		}
-		after = res.page[len(res.page)-1].id
-	}
-	if seen != n || pages != (n+99)/100 {
-		t.Errorf("walked %d users in %d pages, want %d in %d", seen, pages, n, (n+99)/100)
-	}
-}
