@@ -342,23 +342,6 @@ func TestParseBaseURL(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Duration{
-		"":                              0,
-		"5":                             5 * time.Second,
-		"0.5":                           500 * time.Millisecond,
-		"-1":                            0,
-		"soon":                          0,
-		"Wed, 25 Nov 2026 12:00:10 GMT": 10 * time.Second,
-		"Wed, 25 Nov 2026 11:00:00 GMT": 0,
-	} {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 func ExampleAPIError() {
 	err := &APIError{Op: "list users", Status: 403, Code: "forbidden", Message: "no"}
 	fmt.Println(err)

@@ -102,3 +102,6 @@ func IsForbidden(err error) bool {
 	var apiErr *APIError
 	return errors.As(err, &apiErr) && apiErr.Status == http.StatusForbidden
 }
+
+// SetAttempts records how many requests were made before giving up.
+func (e *APIError) SetAttempts(n int) { e.Attempts = n }

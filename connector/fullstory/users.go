@@ -8,7 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/conductorone/baton-fullstory/connector/restclient"
 )
+
+var jsonUnmarshal = json.Unmarshal
 
 // User is a v2 user as Fullstory returns it.
 type User struct {
@@ -89,7 +93,7 @@ func parseTotalRecords(raw json.RawMessage) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("total_records %s is not a non-negative integer", truncate(string(raw), 64))
+		return 0, fmt.Errorf("total_records %s is not a non-negative integer", restclient.Truncate(string(raw), 64))
 	}
 	return n, nil
 }
