@@ -1,0 +1,5 @@
+//go:build (consumer || provider) && !race
+
+package contracts
+
+const raceEnabled = false
