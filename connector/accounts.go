@@ -25,25 +25,75 @@ const (
 	maxEmailLen       = 128
 )
 
-// accountCreationSchema is the form ConductorOne renders for a new account.
+// stringField is one text field of an account-creation form.
+func stringField(name, desc, placeholder string, required bool, order int32) *v2.ConnectorAccountCreationSchema_Field {
+	return v2.ConnectorAccountCreationSchema_Field_builder{
+		DisplayName: name,
+		Description: desc,
+		Placeholder: placeholder,
+		Required:    required,
+		Order:       order,
+		StringField: v2.ConnectorAccountCreationSchema_StringField_builder{}.Build(),
+	}.Build()
+}
+
+// accountCreationSchema is the form ConductorOne renders for a new v2 user.
 func accountCreationSchema() *v2.ConnectorAccountCreationSchema {
-	str := func(name, desc, placeholder string, required bool, order int32) *v2.ConnectorAccountCreationSchema_Field {
-		return v2.ConnectorAccountCreationSchema_Field_builder{
-			DisplayName: name,
-			Description: desc,
-			Placeholder: placeholder,
-			Required:    required,
-			Order:       order,
-			StringField: v2.ConnectorAccountCreationSchema_StringField_builder{}.Build(),
-		}.Build()
-	}
 	return v2.ConnectorAccountCreationSchema_builder{
 		FieldMap: map[string]*v2.ConnectorAccountCreationSchema_Field{
-			"login":        str("UID", "Your own id for the person; Fullstory's uid, which cannot change later", "employee-1234", true, 1),
-			"email":        str("Email", "The person's email address", "jane@example.com", true, 2),
-			"display_name": str("Display name", "Shown in Fullstory; defaults to the email", "Jane Doe", false, 3),
+			"login":        stringField("UID", "Your own id for the person; Fullstory's uid, which cannot change later", "employee-1234", true, 1),
+			"email":        stringField("Email", "The person's email address", "jane@example.com", true, 2),
+			"display_name": stringField("Display name", "Shown in Fullstory; defaults to the email", "Jane Doe", false, 3),
 		},
 	}.Build()
+}
+
+func invalidAccount(format string, args ...any) error {
+	return uhttp.WrapErrors(codes.InvalidArgument, fmt.Sprintf("baton-fullstory: create account: "+format, args...))
+}
+
+// accountEmail is C1's primary email (else the first, else profile
+// "email"), checked to be a plain address within Fullstory's limit.
+func accountEmail(info *v2.AccountInfo) (string, error) {
+	email := ""
+	for _, e := range info.GetEmails() {
+		if e.GetIsPrimary() || email == "" {
+			email = strings.TrimSpace(e.GetAddress())
+		}
+		if e.GetIsPrimary() {
+			break
+		}
+	}
+	if email == "" {
+		email, _ = resource.GetProfileStringValue(info.GetProfile(), "email")
+		email = strings.TrimSpace(email)
+	}
+	switch {
+	case email == "":
+		return "", invalidAccount("an email address is required")
+	case len(email) > maxEmailLen:
+		return "", invalidAccount("the email is %d characters; Fullstory allows at most %d", len(email), maxEmailLen)
+	}
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+		return "", invalidAccount("%q is not an email address like jane@example.com", email)
+	}
+	return email, nil
+}
+
+// noCredentials says Fullstory accounts are created without credentials.
+func noCredentials() (*v2.CredentialDetailsAccountProvisioning, annotations.Annotations, error) {
+	return v2.CredentialDetailsAccountProvisioning_builder{
+		SupportedCredentialOptions: []v2.CapabilityDetailCredentialOption{v2.CapabilityDetailCredentialOption_CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD},
+		PreferredCredentialOption:  v2.CapabilityDetailCredentialOption_CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD,
+	}.Build(), nil, nil
+}
+
+// checkUserType refuses to delete anything but a user.
+func checkUserType(id *v2.ResourceId) error {
+	if id.GetResourceType() != userResourceType.GetId() {
+		return uhttp.WrapErrors(codes.InvalidArgument, fmt.Sprintf("baton-fullstory: delete: resource type %q cannot be deleted; only %q", id.GetResourceType(), userResourceType.GetId()))
+	}
+	return nil
 }
 
 // accountRequest is a validated create-account request.
@@ -51,48 +101,27 @@ type accountRequest struct {
 	uid, email, displayName string
 }
 
-// parseAccountInfo reads C1's AccountInfo: login is the uid, the primary
-// email (else the first, else profile "email"), profile "display_name".
+// parseAccountInfo reads C1's AccountInfo: login is the uid, then the
+// email (see accountEmail) and profile "display_name".
 func parseAccountInfo(info *v2.AccountInfo) (accountRequest, error) {
 	req := accountRequest{uid: strings.TrimSpace(info.GetLogin())}
 	if req.uid == "" {
 		req.uid, _ = resource.GetProfileStringValue(info.GetProfile(), "login")
 		req.uid = strings.TrimSpace(req.uid)
 	}
-	for _, e := range info.GetEmails() {
-		if e.GetIsPrimary() || req.email == "" {
-			req.email = strings.TrimSpace(e.GetAddress())
-		}
-		if e.GetIsPrimary() {
-			break
-		}
-	}
-	if req.email == "" {
-		req.email, _ = resource.GetProfileStringValue(info.GetProfile(), "email")
-		req.email = strings.TrimSpace(req.email)
-	}
 	req.displayName, _ = resource.GetProfileStringValue(info.GetProfile(), "display_name")
 	req.displayName = strings.TrimSpace(req.displayName)
-
-	invalid := func(format string, args ...any) error {
-		return uhttp.WrapErrors(codes.InvalidArgument, fmt.Sprintf("baton-fullstory: create account: "+format, args...))
-	}
 	switch {
 	case req.uid == "":
-		return req, invalid("the login (the Fullstory uid) is required")
+		return req, invalidAccount("the login (the Fullstory uid) is required")
 	case len(req.uid) > maxUIDLen:
-		return req, invalid("the login is %d characters; Fullstory allows at most %d", len(req.uid), maxUIDLen)
-	case req.email == "":
-		return req, invalid("an email address is required")
-	case len(req.email) > maxEmailLen:
-		return req, invalid("the email is %d characters; Fullstory allows at most %d", len(req.email), maxEmailLen)
+		return req, invalidAccount("the login is %d characters; Fullstory allows at most %d", len(req.uid), maxUIDLen)
 	case len(req.displayName) > maxDisplayNameLen:
-		return req, invalid("the display name is %d characters; Fullstory allows at most %d", len(req.displayName), maxDisplayNameLen)
+		return req, invalidAccount("the display name is %d characters; Fullstory allows at most %d", len(req.displayName), maxDisplayNameLen)
 	}
-	if addr, err := mail.ParseAddress(req.email); err != nil || addr.Address != req.email {
-		return req, invalid("%q is not an email address like jane@example.com", req.email)
-	}
-	return req, nil
+	var err error
+	req.email, err = accountEmail(info)
+	return req, err
 }
 
 // idempotencyKey derives the same key from the same request, so a retry of
@@ -171,17 +200,14 @@ func (b *userBuilder) findByUID(ctx context.Context, uid string) (*fullstory.Use
 
 // CreateAccountCapabilityDetails says Fullstory users have no credentials.
 func (b *userBuilder) CreateAccountCapabilityDetails(context.Context) (*v2.CredentialDetailsAccountProvisioning, annotations.Annotations, error) {
-	return v2.CredentialDetailsAccountProvisioning_builder{
-		SupportedCredentialOptions: []v2.CapabilityDetailCredentialOption{v2.CapabilityDetailCredentialOption_CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD},
-		PreferredCredentialOption:  v2.CapabilityDetailCredentialOption_CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD,
-	}.Build(), nil, nil
+	return noCredentials()
 }
 
 // Delete starts Fullstory's deletion of the user and its recorded data. A
 // user already gone or already being deleted is a success, so retries are safe.
 func (b *userBuilder) Delete(ctx context.Context, id *v2.ResourceId, _ *v2.ResourceId) (annotations.Annotations, error) {
-	if id.GetResourceType() != userResourceType.GetId() {
-		return nil, uhttp.WrapErrors(codes.InvalidArgument, fmt.Sprintf("baton-fullstory: delete: resource type %q cannot be deleted; only %q", id.GetResourceType(), userResourceType.GetId()))
+	if err := checkUserType(id); err != nil {
+		return nil, err
 	}
 	u, err := b.client.GetUser(ctx, id.GetResource())
 	switch {

@@ -11,6 +11,7 @@ import (
 	"github.com/conductorone/baton-fullstory/internal/httpscript"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 const testKey = "connector-test-key"
@@ -43,8 +44,14 @@ func TestNewRefusesBadSettingsBeforeAnyRequest(t *testing.T) {
 		opts    Options
 		errPart string
 	}{
-		{"missing key", Options{BaseURL: "https://api.fullstory.com"}, "API key is missing: pass --api-key or set BATON_API_KEY"},
-		{"blank key", Options{APIKey: "  ", BaseURL: "https://api.fullstory.com"}, "API key is missing"},
+		{"neither source", Options{BaseURL: "https://api.fullstory.com"}, "no Fullstory credentials are given; " + errOneSource},
+		{"blank key", Options{APIKey: "  ", BaseURL: "https://api.fullstory.com"}, "no Fullstory credentials are given; " + errOneSource},
+		{"both sources", Options{APIKey: "k", SCIMBaseURL: "https://app.fullstory.com/scim/v2", SCIMToken: "t"}, "both an API key and SCIM settings are given; " + errOneSource},
+		{"both, SCIM URL only", Options{APIKey: "k", SCIMBaseURL: "https://app.fullstory.com/scim/v2"}, "both an API key and SCIM settings"},
+		{"SCIM token without URL", Options{SCIMToken: "t"}, "SCIM needs both --scim-base-url and --scim-token"},
+		{"SCIM URL without token", Options{SCIMBaseURL: "https://app.fullstory.com/scim/v2"}, "SCIM needs both"},
+		{"SCIM URL malformed", Options{SCIMBaseURL: "app.fullstory.com/scim/v2", SCIMToken: "t"}, "SCIM base URL"},
+		{"SCIM plain http off loopback", Options{SCIMBaseURL: "http://app.fullstory.com/scim/v2", SCIMToken: "t"}, "would send the SCIM token unencrypted"},
 		{"malformed URL", Options{APIKey: "k", BaseURL: "api.fullstory.com"}, "must start with https://"},
 		{"plain http to a remote host", Options{APIKey: "k", BaseURL: "http://api.fullstory.com"}, "pass --insecure-http"},
 	} {
@@ -64,6 +71,8 @@ func TestNewRefusesBadSettingsBeforeAnyRequest(t *testing.T) {
 		{APIKey: "k", BaseURL: "http://localhost:8089"},
 		{APIKey: "k", BaseURL: "http://[::1]:8089"},
 		{APIKey: "k", BaseURL: "http://fullstory-simulator:8089", InsecureHTTP: true},
+		{SCIMBaseURL: "https://app.fullstory.com/scim/v2", SCIMToken: "t"},
+		{SCIMBaseURL: "http://127.0.0.1:8089/scim/v2/", SCIMToken: "t"},
 	} {
 		if _, err := New(context.Background(), ok); err != nil {
 			t.Errorf("New(%+v): %v", ok.BaseURL, err)
@@ -94,4 +103,13 @@ func TestValidateExplainsKeyProblems(t *testing.T) {
 	if _, err := c.Validate(context.Background()); err != nil {
 		t.Errorf("Validate with a good key: %v", err)
 	}
+}
+
+func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
+	t.Helper()
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

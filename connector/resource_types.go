@@ -10,7 +10,7 @@ import (
 var userResourceType = v2.ResourceType_builder{
 	Id:          "user",
 	DisplayName: "User",
-	Description: "A person identified in Fullstory by a uid",
+	Description: "A Fullstory user: with an API key, a person Fullstory records, identified by uid (v2 Users API); with SCIM, a teammate who logs in to Fullstory",
 	Traits:      []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER},
 	Annotations: annotations.New(&v2.SkipEntitlementsAndGrants{}),
 }.Build()

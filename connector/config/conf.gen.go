@@ -8,6 +8,8 @@ type Fullstory struct {
 	BaseUrl               string `mapstructure:"base-url"`
 	IncludeAnonymousUsers bool   `mapstructure:"include-anonymous-users"`
 	InsecureHttp          bool   `mapstructure:"insecure-http"`
+	ScimBaseUrl           string `mapstructure:"scim-base-url"`
+	ScimToken             string `mapstructure:"scim-token"`
 }
 
 func (c *Fullstory) findFieldByTag(tagValue string) (any, bool) {

@@ -12,9 +12,8 @@ import (
 var (
 	APIKeyField = field.StringField("api-key",
 		field.WithDisplayName("API key"),
-		field.WithDescription("Fullstory API key with Admin or Architect permission"),
+		field.WithDescription("Fullstory API key with Admin or Architect permission: syncs v2 users (the people Fullstory records). Give this, or the two SCIM fields"),
 		field.WithIsSecret(true),
-		field.WithRequired(true),
 	)
 	BaseURLField = field.StringField("base-url",
 		field.WithDisplayName("Base URL"),
@@ -33,12 +32,24 @@ var (
 		field.WithExportTarget(field.ExportTargetOps),
 	)
 
+	SCIMBaseURLField = field.StringField("scim-base-url",
+		field.WithDisplayName("SCIM base URL"),
+		field.WithDescription("Fullstory SCIM endpoint, e.g. https://app.fullstory.com/scim/v2: syncs teammates (the people who log in to Fullstory). Needs --scim-token; replaces --api-key"),
+	)
+	SCIMTokenField = field.StringField("scim-token",
+		field.WithDisplayName("SCIM token"),
+		field.WithDescription("Fullstory SCIM bearer token (Settings > Account Management > SSO, Enterprise plan)"),
+		field.WithIsSecret(true),
+	)
+
 	// Fields lists every connector field, in the order `--help` shows them.
 	Fields = []field.SchemaField{
 		APIKeyField,
 		BaseURLField,
 		IncludeAnonymousUsersField,
 		InsecureHTTPField,
+		SCIMBaseURLField,
+		SCIMTokenField,
 	}
 
 	// Config is the connector's configuration schema.

@@ -44,27 +44,15 @@ type Client struct {
 }
 
 // ClientOption configures a Client.
-type ClientOption func(*restclient.Options)
+type ClientOption = restclient.Option
 
-// WithHTTPClient replaces the HTTP client (tests use httptest's).
-func WithHTTPClient(hc *http.Client) ClientOption {
-	return func(o *restclient.Options) { o.HTTPClient = hc }
-}
-
-// WithRetryPolicy replaces DefaultRetryPolicy.
-func WithRetryPolicy(p RetryPolicy) ClientOption {
-	return func(o *restclient.Options) { o.Retry = p }
-}
-
-// WithMaxResponseBytes replaces DefaultMaxResponseBytes.
-func WithMaxResponseBytes(n int64) ClientOption {
-	return func(o *restclient.Options) { o.MaxResponseBytes = n }
-}
-
-// WithSleep replaces the wait between retries (tests make it instant).
-func WithSleep(sleep func(ctx context.Context, d time.Duration) error) ClientOption {
-	return func(o *restclient.Options) { o.Sleep = sleep }
-}
+// Options shared with every client built on restclient.
+var (
+	WithHTTPClient       = restclient.WithHTTPClient
+	WithRetryPolicy      = restclient.WithRetryPolicy
+	WithMaxResponseBytes = restclient.WithMaxResponseBytes
+	WithSleep            = restclient.WithSleep
+)
 
 // NewClient returns a client for baseURL (scheme and host, no path) that
 // authenticates with apiKey.

@@ -346,3 +346,26 @@ func transportOrDefault(rt http.RoundTripper) http.RoundTripper {
 	}
 	return rt
 }
+
+// Option configures a client's Options.
+type Option func(*Options)
+
+// WithHTTPClient replaces the HTTP client (tests use httptest's).
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *Options) { o.HTTPClient = hc }
+}
+
+// WithRetryPolicy replaces DefaultRetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(o *Options) { o.Retry = p }
+}
+
+// WithMaxResponseBytes replaces DefaultMaxResponseBytes.
+func WithMaxResponseBytes(n int64) Option {
+	return func(o *Options) { o.MaxResponseBytes = n }
+}
+
+// WithSleep replaces the wait between retries (tests make it instant).
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(o *Options) { o.Sleep = sleep }
+}
