@@ -105,8 +105,11 @@ func newStack(t *testing.T, cfg stackConfig) *stack {
 	return s
 }
 
-// c1Args makes a dead connector's task come back quickly (scenario 4).
-var c1Args = []string{"--heartbeat-timeout", "10s"}
+// c1Args makes a dead connector's task come back quickly (scenario 4): the
+// connector is asked to heartbeat every 2s and a task is re-queued after 8s
+// without one (the timeout must leave room for a few missed beats, or a live
+// connector's task is handed out twice).
+var c1Args = []string{"--heartbeat-interval", "2s", "--heartbeat-timeout", "8s"}
 
 func (s *stack) runFullstory(t *testing.T, role string) *fullstorysim.Container {
 	t.Helper()

@@ -40,6 +40,13 @@ type Task struct {
 	Status   string `json:"status"`
 	Error    string `json:"error,omitempty"`
 	Attempts int    `json:"attempts"`
+	// ErrorCode is the gRPC code name a failed task finished with.
+	ErrorCode string `json:"error_code,omitempty"`
+	// Requeues counts hand-outs lost because heartbeats stopped.
+	Requeues   int `json:"requeues"`
+	Heartbeats int `json:"heartbeats"`
+	// Uploads counts accepted c1z uploads for the task.
+	Uploads int `json:"uploads"`
 }
 
 // Finished reports whether the task reached a final status.
