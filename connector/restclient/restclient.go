@@ -22,6 +22,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/logging/zap/ctxzap"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // DefaultMaxResponseBytes bounds one response body. A page of 100 users with
@@ -166,7 +167,13 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 		if errors.As(err, &setter) {
 			setter.SetAttempts(attempt)
 		}
-		if wait < 0 || attempt == c.retry.MaxAttempts {
+		if wait < 0 {
+			break
+		}
+		if attempt == c.retry.MaxAttempts {
+			if attempt > 1 {
+				return &RetriesExhaustedError{Err: err}
+			}
 			break
 		}
 		if wait == 0 {
@@ -179,6 +186,24 @@ func (c *Client) Do(ctx context.Context, r Request, out any) error {
 		}
 	}
 	return lastErr
+}
+
+// RetriesExhaustedError is a transient failure (429, 5xx, a dropped
+// connection) that outlasted the retry policy. Error and errors.As see the
+// last error; its gRPC code is one baton-sdk does not retry. The SDK's
+// syncer retries Unavailable without limit, so passing the last error's
+// Unavailable on would turn an outage into a sync that never ends instead
+// of one that fails with the last error.
+type RetriesExhaustedError struct{ Err error }
+
+func (e *RetriesExhaustedError) Error() string { return e.Err.Error() }
+
+func (e *RetriesExhaustedError) Unwrap() error { return e.Err }
+
+// GRPCStatus is Aborted: ConductorOne retries the task later, the syncer
+// does not retry the page.
+func (e *RetriesExhaustedError) GRPCStatus() *status.Status {
+	return status.New(codes.Aborted, e.Err.Error())
 }
 
 // once sends the request one time. wait < 0 means do not retry; wait == 0
