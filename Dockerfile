@@ -9,6 +9,7 @@
 # The build context is staged by scripts/docker-images.sh (`make images`):
 #   bin/image/{baton-fullstory,fullstory-simulator,c1-simulator}  (static)
 #   bin/image/rootfs/{etc/passwd,etc/group,etc/ssl/certs/ca-certificates.crt,tmp/}
+#   bin/image/empty/
 # .dockerignore keeps everything else out of the context.
 #
 #   docker build --target baton-fullstory     -t ghcr.io/conductorone/baton-fullstory:dev .
@@ -16,9 +17,10 @@
 #   docker build --target c1-simulator        -t baton-fullstory/c1-simulator:dev .
 
 FROM scratch AS base
-COPY bin/image/rootfs/etc/ /etc/
-COPY --chown=65532:65532 bin/image/rootfs/tmp/ /tmp/
-COPY --chown=65532:65532 bin/image/rootfs/tmp/ /data/
+# etc/ (passwd, group, CA bundle) and a world-writable sticky tmp/ (1777, as
+# on any Linux: a tmpfs or emptyDir mounted over it keeps that mode).
+COPY bin/image/rootfs/ /
+COPY --chown=65532:65532 bin/image/empty/ /data/
 ENV TMPDIR=/tmp \
     HOME=/tmp
 USER 65532:65532

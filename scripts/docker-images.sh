@@ -62,12 +62,15 @@ fi
 
 # The image root filesystem: nonroot user, CA bundle, and an empty /tmp.
 rootfs=$stage/rootfs
-rm -rf "$rootfs"
-mkdir -p "$rootfs/etc/ssl/certs" "$rootfs/tmp"
+rm -rf "$rootfs" "$stage/empty"
+mkdir -p "$rootfs/etc/ssl/certs" "$rootfs/tmp" "$stage/empty"
+chmod 0755 "$rootfs" "$rootfs/etc" "$rootfs/etc/ssl" "$rootfs/etc/ssl/certs" "$stage/empty"
 chmod 1777 "$rootfs/tmp"
 cp "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+chmod 0644 "$rootfs/etc/ssl/certs/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$rootfs/etc/group"
+chmod 0644 "$rootfs/etc/passwd" "$rootfs/etc/group"
 
 # Legacy builder unless buildx is installed: neither pulls anything for FROM scratch.
 if ! docker buildx version >/dev/null 2>&1; then

@@ -1,7 +1,9 @@
 // Package connector runs the baton-fullstory image as a testcontainers
 // container in service mode, in the style of a testcontainers-go module. Its
 // environment has the shape the Kubernetes Deployment gives it (deploy/k8s/):
-// the Secret's keys plus the Deployment's plain values.
+// the Secret's keys plus the Deployment's plain values; and it runs under the
+// Deployment's securityContext: read-only root filesystem with a tmpfs at /tmp
+// (the emptyDir), every capability dropped, no privilege escalation, uid 65532.
 package connector
 
 import (
@@ -10,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-connections/nat"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
@@ -25,7 +30,8 @@ const (
 	DefaultImage = "ghcr.io/conductorone/baton-fullstory:dev"
 	// HealthPort is baton-sdk's health-check server.
 	HealthPort = "8081/tcp"
-	// CAPath is where WithCACerts copies the trusted CAs; SSL_CERT_FILE names it.
+	// CAPath is where WithCACerts mounts the trusted CAs (read-only, as a
+	// Secret or ConfigMap volume would be); SSL_CERT_FILE names it.
 	CAPath = "/etc/baton-fullstory/ca.pem"
 )
 
@@ -33,6 +39,16 @@ const (
 type Container struct {
 	testcontainers.Container
 	settings options
+	caDir    string
+}
+
+// Terminate removes the container and the host copy of its CA bundle.
+func (c *Container) Terminate(ctx context.Context, opts ...testcontainers.TerminateOption) error {
+	err := c.Container.Terminate(ctx, opts...)
+	if c.caDir != "" {
+		err = errors.Join(err, os.RemoveAll(c.caDir))
+	}
+	return err
 }
 
 type options struct {
@@ -67,9 +83,10 @@ func WithEnv(env map[string]string) Option {
 	}
 }
 
-// WithCACerts writes the PEM CAs, concatenated, to CAPath and points
+// WithCACerts mounts the PEM CAs, concatenated, read-only at CAPath and points
 // SSL_CERT_FILE at it: the CAs of the C1 simulator and of the Fullstory
-// simulator, as a private PKI would be mounted in production.
+// simulator, as a private PKI would be mounted in production. (A file cannot be
+// copied into a container whose root filesystem is read-only.)
 func WithCACerts(pems ...[]byte) Option {
 	return func(o *options) error {
 		for _, p := range pems {
@@ -101,32 +118,68 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 	}
 	maps.Copy(env, settings.env)
 
+	var caDir string
+	var mounts []mount.Mount
+	if len(settings.cas) > 0 {
+		var err error
+		if caDir, err = writeCABundle(settings.cas); err != nil {
+			return nil, err
+		}
+		env["SSL_CERT_FILE"] = CAPath
+		mounts = append(mounts, mount.Mount{
+			Type: mount.TypeBind, Source: filepath.Join(caDir, "ca.pem"), Target: CAPath, ReadOnly: true,
+		})
+	}
+
 	moduleOpts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithExposedPorts("127.0.0.1::" + HealthPort),
 		testcontainers.WithWaitStrategy(
 			wait.ForHTTP("/ready").WithPort(HealthPort).WithStartupTimeout(90 * time.Second),
 		),
+		testcontainers.WithEnv(env),
+		// The Deployment's securityContext and emptyDir, in Docker terms.
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.ReadonlyRootfs = true
+			hc.Tmpfs = map[string]string{"/tmp": ""}
+			hc.CapDrop = []string{"ALL"}
+			hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges:true")
+			hc.Mounts = append(hc.Mounts, mounts...)
+		}),
+		testcontainers.WithConfigModifier(func(cfg *container.Config) {
+			cfg.User = "65532:65532"
+		}),
 	}
-	if len(settings.cas) > 0 {
-		env["SSL_CERT_FILE"] = CAPath
-		moduleOpts = append(moduleOpts, testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader:            bytes.NewReader(bytes.Join(settings.cas, []byte("\n"))),
-			ContainerFilePath: CAPath,
-			FileMode:          0o644,
-		}))
-	}
-	moduleOpts = append(moduleOpts, testcontainers.WithEnv(env))
 	moduleOpts = append(moduleOpts, opts...)
 
 	ctr, err := testcontainers.Run(ctx, img, moduleOpts...)
 	var c *Container
 	if ctr != nil {
-		c = &Container{Container: ctr, settings: settings}
+		c = &Container{Container: ctr, settings: settings, caDir: caDir}
+	} else if caDir != "" {
+		_ = os.RemoveAll(caDir)
 	}
 	if err != nil {
 		return c, fmt.Errorf("connector: run %s: %w", img, err)
 	}
 	return c, nil
+}
+
+// writeCABundle writes the concatenated CAs to a host file the container's
+// uid can read.
+func writeCABundle(cas [][]byte) (string, error) {
+	dir, err := os.MkdirTemp("", "baton-fullstory-e2e-ca-")
+	if err != nil {
+		return "", fmt.Errorf("connector: CA bundle: %w", err)
+	}
+	err = errors.Join(
+		os.Chmod(dir, 0o755),
+		os.WriteFile(filepath.Join(dir, "ca.pem"), bytes.Join(cas, []byte("\n")), 0o644),
+	)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("connector: CA bundle: %w", err)
+	}
+	return dir, nil
 }
 
 // HealthURL is the health server's URL as this host reaches it.
