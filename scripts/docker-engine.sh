@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # docker-engine.sh: make sure a Docker engine answers `docker info`.
 #
-# - An engine already answers: do nothing.
+# - An engine already answers: do nothing (but see compose below).
 # - Debian (or derivative) and root: install Debian's docker.io if dockerd is
 #   missing, start dockerd in the background (log: $DOCKERD_LOG), wait for it.
 # - Otherwise: say what to do and exit non-zero.
+# Then, on Debian as root, install Debian's docker-compose (v1) when neither
+# `docker compose` nor `docker-compose` works (the e2e compose test needs one).
 #
 # Idempotent: safe to run before every `make test` / `make e2e`.
 #
@@ -20,12 +22,38 @@ DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 DOCKERD_WAIT=${DOCKERD_WAIT:-60}
 
 engine_up() { docker info >/dev/null 2>&1; }
+is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }
+
+# apt_install PKG: non-interactive install, with one `apt-get update` retry.
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  local aptlog=/tmp/docker-engine-apt.log
+  apt-get install -y -q --no-install-recommends "$@" >"$aptlog" 2>&1 || {
+    apt-get update -q >>"$aptlog" 2>&1 || true
+    apt-get install -y -q --no-install-recommends "$@" >>"$aptlog" 2>&1 || {
+      log "apt-get install $* failed; last lines of $aptlog:"
+      tail -n 20 "$aptlog" >&2
+      return 1
+    }
+  }
+}
+
+ensure_compose() {
+  if docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && is_debian; then
+    log "installing Debian's docker-compose..."
+    apt_install docker-compose
+  else
+    log "warning: neither 'docker compose' nor 'docker-compose' works; the compose e2e test needs one"
+  fi
+}
 
 if command -v docker >/dev/null 2>&1 && engine_up; then
+  ensure_compose
   exit 0
 fi
-
-is_debian() { [ -r /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }
 
 if [ "$(id -u)" != 0 ] || ! is_debian; then
   log "no Docker engine answers 'docker info'."
@@ -46,20 +74,12 @@ fi
 
 if ! command -v dockerd >/dev/null 2>&1; then
   log "installing Debian's docker.io (dockerd, containerd, runc)..."
-  export DEBIAN_FRONTEND=noninteractive
-  # Don't let the package's postinst start services: there may be no init system.
-  apt-get install -y -q --no-install-recommends docker.io >/tmp/docker-engine-apt.log 2>&1 || {
-    apt-get update -q >>/tmp/docker-engine-apt.log 2>&1 || true
-    apt-get install -y -q --no-install-recommends docker.io >>/tmp/docker-engine-apt.log 2>&1 || {
-      log "apt-get install docker.io failed; last lines of /tmp/docker-engine-apt.log:"
-      tail -n 20 /tmp/docker-engine-apt.log >&2
-      exit 1
-    }
-  }
+  apt_install docker.io
 fi
 
 # The package's postinst may have started the service already.
 if engine_up; then
+  ensure_compose
   exit 0
 fi
 
@@ -77,6 +97,7 @@ fi
 for _ in $(seq 1 "$((DOCKERD_WAIT * 2))"); do
   if engine_up; then
     log "engine up: $(docker version --format 'server {{.Server.Version}} (API {{.Server.APIVersion}}), client {{.Client.Version}}')"
+    ensure_compose
     exit 0
   fi
   if [ -n "${dockerd_pid:-}" ] && ! kill -0 "$dockerd_pid" 2>/dev/null; then
