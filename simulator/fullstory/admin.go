@@ -21,6 +21,7 @@ func (s *Server) adminRoutes(r *mux.Router) {
 		writeJSONBytes(w, http.StatusOK, []byte("{\"status\":\"ok\"}\n"))
 	}).Methods(http.MethodGet)
 	r.Handle(adminPrefix+"/users", s.adminAuth(s.adminUsers)).Methods(http.MethodGet)
+	r.Handle(adminPrefix+"/teammates", s.adminAuth(s.adminTeammates)).Methods(http.MethodGet)
 	r.Handle(adminPrefix+"/reset", s.adminAuth(s.adminReset)).Methods(http.MethodPost)
 	r.Handle(adminPrefix+"/seed", s.adminAuth(s.adminSeed)).Methods(http.MethodPost)
 	r.Handle(adminPrefix+"/faults", s.adminAuth(s.adminGetFaults)).Methods(http.MethodGet)
@@ -79,14 +80,27 @@ func (s *Server) adminReset(w http.ResponseWriter, _ *http.Request) error {
 }
 
 type seedRequest struct {
-	Users          int    `json:"users"`
-	AnonymousUsers int    `json:"anonymous_users"`
-	Seed           *int64 `json:"seed"`
-	Records        []User `json:"records"`
+	Users           int        `json:"users"`
+	AnonymousUsers  int        `json:"anonymous_users"`
+	Seed            *int64     `json:"seed"`
+	Records         []User     `json:"records"`
+	Teammates       int        `json:"teammates"`
+	TeammateRecords []Teammate `json:"teammate_records"`
+}
+
+// adminTeammates answers the JSON form of Teammates().
+func (s *Server) adminTeammates(w http.ResponseWriter, _ *http.Request) error {
+	ts := s.tm.all()
+	if ts == nil {
+		ts = []*Teammate{}
+	}
+	return writeJSONValue(w, ts)
 }
 
 // adminSeed adds generated users and/or records; it answers {"total":N},
-// the number of users in the store afterwards.
+// the number of users in the store afterwards. When the request seeds
+// teammates (generated or teammate_records) the answer also holds
+// "teammates", the number of teammates afterwards.
 func (s *Server) adminSeed(w http.ResponseWriter, r *http.Request) error {
 	body, err := readBody(w, r)
 	if err != nil {
@@ -121,8 +135,36 @@ func (s *Server) adminSeed(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		total = s.st.count(now)
 	}
-	writeJSONBytes(w, http.StatusOK, []byte(`{"total":`+strconv.Itoa(total)+"}\n"))
+	if req.Teammates == 0 && len(req.TeammateRecords) == 0 {
+		writeJSONBytes(w, http.StatusOK, []byte(`{"total":`+strconv.Itoa(total)+"}\n"))
+		return nil
+	}
+	for i, t := range req.TeammateRecords {
+		if _, err := s.PutTeammate(t); err != nil {
+			se := asSCIMError(err)
+			return errorf(se.Status, seedErrorCode(se.Status), "teammate_records[%d]: %s", i, se.Detail)
+		}
+	}
+	if req.Teammates != 0 {
+		seed := s.cfg.seed
+		if req.Seed != nil {
+			seed = *req.Seed
+		}
+		if _, err := s.SeedTeammates(seed, req.Teammates); err != nil {
+			return err
+		}
+	}
+	writeJSONBytes(w, http.StatusOK, []byte(`{"total":`+strconv.Itoa(total)+`,"teammates":`+strconv.Itoa(s.tm.count())+"}\n"))
 	return nil
+}
+
+// seedErrorCode is the admin API's error code for a teammate record
+// rejected with status.
+func seedErrorCode(status int) string {
+	if status == http.StatusConflict {
+		return CodeConflict
+	}
+	return CodeInvalidArgument
 }
 
 func (s *Server) adminGetFaults(w http.ResponseWriter, _ *http.Request) error {

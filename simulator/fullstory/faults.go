@@ -3,6 +3,7 @@ package fullstory
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -65,9 +66,13 @@ func (s *Server) decideFault() faultDecision {
 }
 
 // injectFaults applies latency, drops, rate limiting and errors before the
-// API routes.
+// API routes. Errors below /scim/v2 are rendered in SCIM's error schema.
 func (s *Server) injectFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeErr := writeError
+		if isSCIMPath(r.URL.Path) {
+			writeErr = writeSCIMError
+		}
 		d := s.decideFault()
 		if d.latency > 0 {
 			t := time.NewTimer(d.latency)
@@ -82,13 +87,13 @@ func (s *Server) injectFaults(next http.Handler) http.Handler {
 		case faultDrop:
 			dropConnection(w)
 		case faultRateLimited:
-			writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+			writeErr(w, &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
 				Message: "rate limit exceeded", RetryAfter: max(d.retryAfter, time.Second)})
 		case faultError503:
-			writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+			writeErr(w, &apiError{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
 				Message: "service unavailable (injected fault)", RetryAfter: time.Second})
 		case faultError500:
-			writeError(w, &apiError{Status: http.StatusInternalServerError, Code: CodeServerError,
+			writeErr(w, &apiError{Status: http.StatusInternalServerError, Code: CodeServerError,
 				Message: "internal server error (injected fault)"})
 		default:
 			next.ServeHTTP(w, r)
@@ -178,4 +183,10 @@ func (l *requestLog) clear() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf, l.next = nil, 0
+}
+
+// isSCIMPath reports whether path is below the SCIM prefix.
+func isSCIMPath(path string) bool {
+	return strings.HasPrefix(path, SCIMPathPrefix) &&
+		(len(path) == len(SCIMPathPrefix) || path[len(SCIMPathPrefix)] == '/')
 }

@@ -1,6 +1,7 @@
 package fullstory
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,12 @@ const (
 	// MaxGeneratedUsers bounds WithUsers + WithAnonymousUsers and the
 	// seed admin route.
 	MaxGeneratedUsers = 5_000_000
+	// DefaultSCIMPageSize is the SCIM list count when a request has none;
+	// DefaultSCIMMaxPageSize caps the count a request may ask for.
+	DefaultSCIMPageSize    = 100
+	DefaultSCIMMaxPageSize = 100
+	// MaxSCIMPageSize bounds WithSCIMPageSize and WithSCIMMaxPageSize.
+	MaxSCIMPageSize = 1000
 )
 
 type config struct {
@@ -36,6 +43,10 @@ type config struct {
 	requestLogLimit int
 	saveDelay       time.Duration
 	logger          *slog.Logger
+	scimTokens      [][sha256.Size]byte
+	teammates       int
+	scimPageSize    int
+	scimMaxPageSize int
 }
 
 func defaultConfig() config {
@@ -48,6 +59,8 @@ func defaultConfig() config {
 		requestLogLimit: DefaultRequestLogLimit,
 		saveDelay:       time.Second,
 		logger:          slog.New(slog.DiscardHandler),
+		scimPageSize:    DefaultSCIMPageSize,
+		scimMaxPageSize: DefaultSCIMMaxPageSize,
 	}
 }
 
@@ -187,6 +200,59 @@ func WithLogger(l *slog.Logger) Option {
 			return errors.New("logger must not be nil")
 		}
 		c.logger = l
+		return nil
+	}
+}
+
+// WithSCIMToken accepts token on the SCIM API (sent as "Authorization:
+// Bearer <token>"). Repeatable. With no SCIM token configured at all the
+// SCIM API accepts any non-empty bearer token (SCIMOpenMode), as the v2
+// API does with API keys.
+func WithSCIMToken(token string) Option {
+	return func(c *config) error {
+		if token == "" {
+			return errors.New("SCIM token must not be empty")
+		}
+		c.scimTokens = append(c.scimTokens, sha256.Sum256([]byte(token)))
+		return nil
+	}
+}
+
+// WithTeammates generates n SCIM teammates at start (see Teammate),
+// derived from the seed.
+func WithTeammates(n int) Option {
+	return func(c *config) error {
+		if n < 0 || n > MaxGeneratedTeammates {
+			return fmt.Errorf("teammates %d out of range 0..%d", n, MaxGeneratedTeammates)
+		}
+		c.teammates = n
+		return nil
+	}
+}
+
+// WithSCIMPageSize sets the number of teammates a SCIM list page holds
+// when the request has no count (1..MaxSCIMPageSize; default 100). It is
+// capped by the maximum page size.
+func WithSCIMPageSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > MaxSCIMPageSize {
+			return fmt.Errorf("SCIM page size %d out of range 1..%d", n, MaxSCIMPageSize)
+		}
+		c.scimPageSize = n
+		return nil
+	}
+}
+
+// WithSCIMMaxPageSize caps the count a SCIM list request may ask for
+// (1..MaxSCIMPageSize; default 100): asked for more, the server answers
+// fewer, as RFC 7644 allows. ServiceProviderConfig reports it as
+// filter.maxResults.
+func WithSCIMMaxPageSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > MaxSCIMPageSize {
+			return fmt.Errorf("SCIM max page size %d out of range 1..%d", n, MaxSCIMPageSize)
+		}
+		c.scimMaxPageSize = n
 		return nil
 	}
 }

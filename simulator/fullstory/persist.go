@@ -12,11 +12,15 @@ import (
 
 const stateVersion = 1
 
-// stateFile is the on-disk form of the store.
+// stateFile is the on-disk form of the store. Teammates are in their API
+// form; files written before teammates existed lack both teammate keys
+// (Teammates is nil then) and still load.
 type stateFile struct {
-	Version int         `json:"version"`
-	Seq     uint64      `json:"seq"`
-	Users   []stateUser `json:"users"`
+	Version     int         `json:"version"`
+	Seq         uint64      `json:"seq"`
+	Users       []stateUser `json:"users"`
+	TeammateSeq uint64      `json:"teammate_seq"`
+	Teammates   *[]Teammate `json:"teammates"`
 }
 
 type stateUser struct {
@@ -41,6 +45,7 @@ func (s *Server) saveState() error {
 	s.saveMu.Unlock()
 
 	seq, rs := s.st.snapshot()
+	tseq, ts := s.tm.snapshot()
 	path := s.cfg.stateFile
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -70,6 +75,18 @@ func (s *Server) saveState() error {
 		}
 		_, _ = w.Write(b)
 	}
+	_, _ = w.WriteString("\n],\"teammate_seq\":" + strconv.FormatUint(tseq, 10) + `,"teammates":[`)
+	for i, t := range ts {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_, _ = w.WriteString("\n")
+		b, err := json.Marshal(t)
+		if err != nil {
+			return fmt.Errorf("state file: %w", err)
+		}
+		_, _ = w.Write(b)
+	}
 	_, _ = w.WriteString("\n]}\n")
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("state file: %w", err)
@@ -88,23 +105,24 @@ func (s *Server) saveState() error {
 		_ = d.Sync()
 		_ = d.Close()
 	}
-	s.cfg.logger.Debug("state file saved", "path", path, "users", len(rs))
+	s.cfg.logger.Debug("state file saved", "path", path, "users", len(rs), "teammates", len(ts))
 	return nil
 }
 
-// loadState replaces the store with the state file's content. A missing
-// file yields an error wrapping fs.ErrNotExist.
-func (s *Server) loadState(path string) error {
+// loadState replaces the store with the state file's content and reports
+// whether the file held teammates (an empty list counts). A missing file
+// yields an error wrapping fs.ErrNotExist.
+func (s *Server) loadState(path string) (hadTeammates bool, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var sf stateFile
 	if err := json.Unmarshal(b, &sf); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+		return false, fmt.Errorf("state file %s: %w", path, err)
 	}
 	if sf.Version != stateVersion {
-		return fmt.Errorf("state file %s: version %d, want %d", path, sf.Version, stateVersion)
+		return false, fmt.Errorf("state file %s: version %d, want %d", path, sf.Version, stateVersion)
 	}
 	rs := make([]*rec, 0, len(sf.Users))
 	for i, u := range sf.Users {
@@ -119,7 +137,7 @@ func (s *Server) loadState(path string) error {
 			}
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, f.in); err != nil || buf.Bytes()[0] != '{' {
-				return fmt.Errorf("state file %s: user %d: %s is not a JSON object", path, i, f.name)
+				return false, fmt.Errorf("state file %s: user %d: %s is not a JSON object", path, i, f.name)
 			}
 			if buf.Len() > 2 {
 				*f.out = buf.Bytes()
@@ -127,10 +145,21 @@ func (s *Server) loadState(path string) error {
 		}
 		rs = append(rs, r)
 	}
-	if err := s.st.restore(sf.Seq, rs); err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
+	var ts []*Teammate
+	if sf.Teammates != nil {
+		for i := range *sf.Teammates {
+			t := &(*sf.Teammates)[i]
+			normalizeTeammate(t)
+			ts = append(ts, t)
+		}
 	}
-	return nil
+	if err := s.st.restore(sf.Seq, rs); err != nil {
+		return false, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if err := s.tm.restore(sf.TeammateSeq, ts); err != nil {
+		return false, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return sf.Teammates != nil, nil
 }
 
 // readFixture reads an array of User or {"records":[User...]}.

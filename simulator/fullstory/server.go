@@ -20,6 +20,7 @@ import (
 type Server struct {
 	cfg      config
 	st       *memStore
+	tm       *memTeammates
 	tokenKey []byte
 	idem     *idemCache
 	reqlog   *requestLog
@@ -38,9 +39,10 @@ type Server struct {
 	fileMu    sync.Mutex // serializes state-file writes
 }
 
-// New returns a Server configured by opts. Users come from the state file
-// when it exists, otherwise from the fixture file followed by generated
-// users.
+// New returns a Server configured by opts. Users and teammates come from
+// the state file when it exists, otherwise from the fixture file followed
+// by generated users, and generated teammates. A state file written
+// before teammates existed (no "teammates" key) gets generated teammates.
 func New(opts ...Option) (*Server, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -57,6 +59,7 @@ func New(opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		st:       newMemStore(cfg.seed),
+		tm:       newMemTeammates(cfg.seed),
 		tokenKey: key[:],
 		idem:     newIdemCache(),
 		reqlog:   newRequestLog(cfg.requestLogLimit),
@@ -74,9 +77,15 @@ func (s *Server) now() time.Time { return s.cfg.clock() }
 
 func (s *Server) load() error {
 	if s.cfg.stateFile != "" {
-		err := s.loadState(s.cfg.stateFile)
+		hadTeammates, err := s.loadState(s.cfg.stateFile)
 		if err == nil {
-			return nil
+			if hadTeammates || s.cfg.teammates == 0 {
+				return nil
+			}
+			if _, err := s.tm.put(generateTeammates(s.cfg.seed, s.cfg.teammates), s.now()); err != nil {
+				return err
+			}
+			return s.saveState()
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -94,6 +103,11 @@ func (s *Server) load() error {
 	}
 	if s.cfg.users+s.cfg.anon > 0 {
 		if _, err := s.st.put(generateRecs(s.cfg.seed, s.cfg.users, s.cfg.anon), true, now); err != nil {
+			return err
+		}
+	}
+	if s.cfg.teammates > 0 {
+		if _, err := s.tm.put(generateTeammates(s.cfg.seed, s.cfg.teammates), now); err != nil {
 			return err
 		}
 	}
@@ -147,9 +161,10 @@ func (s *Server) buildHandler() http.Handler {
 // apiRoutes registers every faulted, logged API area.
 func (s *Server) apiRoutes(r *mux.Router) {
 	s.usersRoutes(r)
+	s.scimRoutes(r)
 }
 
-// Handler returns the whole API: /v2/..., /_simulator/....
+// Handler returns the whole API: /v2/..., /scim/v2/..., /_simulator/....
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Users returns every user (those being deleted included), sorted by id.
@@ -181,11 +196,12 @@ func (s *Server) PutUser(u User) (User, error) {
 	return rs[0].toUser(), nil
 }
 
-// Reset empties the store, forgets Idempotency-Keys and restarts the id
-// sequence (so seeding again yields the same ids). Faults and the request
-// log stay.
+// Reset empties the store (users and teammates), forgets Idempotency-Keys
+// and restarts the id sequences (so seeding again yields the same ids).
+// Faults and the request log stay.
 func (s *Server) Reset() {
 	s.st.reset()
+	s.tm.reset()
 	s.idem.clear()
 	s.changed()
 }
