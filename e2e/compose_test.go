@@ -34,6 +34,7 @@ func composeCommand(t *testing.T) []string {
 // TestDockerComposeUp brings docker-compose.yml up as a developer would and
 // checks that the sync the C1 simulator queues at start reaches it.
 func TestDockerComposeUp(t *testing.T) {
+	t.Parallel()
 	base := composeCommand(t)
 	project := fmt.Sprintf("bfe2e%d", time.Now().UnixNano()%1_000_000_000)
 	compose := func(args ...string) (string, error) {

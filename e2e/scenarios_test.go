@@ -19,6 +19,7 @@ import (
 // Scenario 1: a full sync through service mode uploads exactly the Fullstory
 // simulator's identified users.
 func TestServiceModeFullSync(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, stackConfig{users: 120, anonymousUsers: 15, pageSize: 25})
 
 	task := s.runTask(t, c1sim.TaskRequest{Type: "full_sync"}, 3*time.Minute)
@@ -37,6 +38,7 @@ func TestServiceModeFullSync(t *testing.T) {
 // Scenario 2: create-account and delete-account tasks change the Fullstory
 // simulator's state, and the next sync shows it.
 func TestServiceModeProvisioning(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, stackConfig{users: 20, anonymousUsers: 3})
 	ctx := context.Background()
 
@@ -104,6 +106,7 @@ func TestServiceModeProvisioning(t *testing.T) {
 // Scenario 3: the simulator rate-limits and fails a share of requests; the sync
 // still completes with nothing lost or duplicated.
 func TestServiceModeSyncSurvivesFaults(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, stackConfig{users: 150, anonymousUsers: 10, pageSize: 15})
 	ctx := context.Background()
 	if err := s.fullstory.SetFaults(ctx, fullstorysim.Faults{RateLimitRPS: 4, ErrorRate: 0.2, DropRate: 0.05}); err != nil {
@@ -135,6 +138,7 @@ func TestServiceModeSyncSurvivesFaults(t *testing.T) {
 // Scenario 4: the connector container is killed mid-sync and restarted; the
 // task is handed out again and one complete upload results.
 func TestServiceModeConnectorKilledMidSync(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, stackConfig{users: 300, pageSize: 10})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -206,6 +210,7 @@ func TestServiceModeConnectorKilledMidSync(t *testing.T) {
 // a clear permission error; the connector keeps running and serves the next
 // task once the key is fixed on Fullstory's side.
 func TestServiceModeWrongKeyThenRecovery(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, stackConfig{users: 30, apiKey: standardKey, keyRole: "standard"})
 	ctx := context.Background()
 	started, err := s.conn.State(ctx)
