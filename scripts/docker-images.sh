@@ -40,7 +40,7 @@ if [ "${NO_BUILD:-}" != 1 ]; then
   log "building static binaries into $stage/"
   pkgs=()
   for p in "${programs[@]}"; do pkgs+=("${packages[$p]}"); done
-  CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-X main.version=${VERSION:-dev}" -o "$stage/" "${pkgs[@]}"
+  CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=${VERSION:-dev}" -o "$stage/" "${pkgs[@]}"
 fi
 
 for p in "${programs[@]}"; do
@@ -88,4 +88,6 @@ for p in "${programs[@]}"; do
     exit 1
   fi
 done
+# Drop the previous builds these tags replaced (dangling, ours only).
+docker image prune -f --filter "label=org.opencontainers.image.source=https://github.com/conductorone/baton-fullstory" >/dev/null || true
 log "built: ${images[*]}"
