@@ -249,9 +249,11 @@ func (c *Client) once(ctx context.Context, r Request, payload []byte, out any) (
 		return 0, uhttp.WrapErrors(codes.Unavailable, fmt.Sprintf("baton-fullstory: %s: read response", r.Op), readErr)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if out == nil || resp.StatusCode == http.StatusNoContent {
+		if out == nil {
 			return 0, nil
 		}
+		// A caller that expects a body gets none from a 204: an error, not
+		// an empty result (an empty user list would end a sync early).
 		if err := json.Unmarshal(body, out); err != nil {
 			return -1, uhttp.WrapErrors(codes.Internal,
 				fmt.Sprintf("baton-fullstory: %s: the server sent a malformed response (HTTP %d, %d bytes): %v", r.Op, resp.StatusCode, len(body), err))
