@@ -42,6 +42,10 @@ type config struct {
 	AdminToken      string
 	RequestLogLimit int
 	Verbose         bool
+	SCIMTokens      []string
+	Teammates       int
+	SCIMPageSize    int
+	SCIMMaxPageSize int
 }
 
 // keyList is the repeatable --api-key KEY[:ROLE]. Set never fails: the
@@ -84,6 +88,33 @@ func (k *keyList) fail(err error) {
 	}
 }
 
+// secretList is a repeatable flag of secrets (--scim-token). Like
+// keyList, it never prints its values and never fails in Set (the flag
+// package would quote the value in its message).
+type secretList struct {
+	vals *[]string
+	src  string
+	err  error
+}
+
+func (s *secretList) String() string {
+	if s == nil || s.vals == nil || len(*s.vals) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d token(s)", len(*s.vals)) // never print tokens
+}
+
+func (s *secretList) Set(v string) error {
+	if v = strings.TrimSpace(v); v == "" {
+		if s.err == nil {
+			s.err = usagef("%s: empty token", s.src)
+		}
+		return nil
+	}
+	*s.vals = append(*s.vals, v)
+	return nil
+}
+
 // stringList is a repeatable flag whose default is replaced by the first
 // value given.
 type stringList struct {
@@ -111,10 +142,11 @@ func (s *stringList) Set(v string) error {
 }
 
 // repeatable flags take a comma-separated list from the environment.
-var repeatable = map[string]bool{"api-key": true, "tls-hostname": true}
+var repeatable = map[string]bool{"api-key": true, "tls-hostname": true, "scim-token": true}
 
 func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (*config, error) {
 	c := &config{TLSHostnames: []string{"localhost", "127.0.0.1", "::1"}}
+	scimTokens := &secretList{vals: &c.SCIMTokens, src: "--scim-token"}
 	fs := flag.NewFlagSet("fullstory-simulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8089", "address to listen on")
@@ -139,8 +171,12 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io
 	fs.StringVar(&c.AdminToken, "admin-token", "", "require Authorization: Bearer TOKEN on /_simulator/ routes (healthz aside)")
 	fs.IntVar(&c.RequestLogLimit, "request-log-limit", fssim.DefaultRequestLogLimit, "entries kept in the request log")
 	fs.BoolVar(&c.Verbose, "verbose", false, "log every API request to stderr")
+	fs.Var(scimTokens, "scim-token", "accepted SCIM bearer token (Authorization: Bearer TOKEN on /scim/v2); repeatable. With none, any non-empty token is accepted")
+	fs.IntVar(&c.Teammates, "teammates", 20, "SCIM teammates to generate at start")
+	fs.IntVar(&c.SCIMPageSize, "scim-page-size", fssim.DefaultSCIMPageSize, fmt.Sprintf("teammates per SCIM list page when the request has no count (1..%d)", fssim.MaxSCIMPageSize))
+	fs.IntVar(&c.SCIMMaxPageSize, "scim-max-page-size", fssim.DefaultSCIMMaxPageSize, fmt.Sprintf("most teammates a SCIM list page holds, whatever count asks (1..%d)", fssim.MaxSCIMPageSize))
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: fullstory-simulator [flags]\n\nA fake of Fullstory's v2 Users API. Every flag can also be set as %s<FLAG> (dashes as underscores).\n\n", envPrefix)
+		fmt.Fprintf(stderr, "Usage: fullstory-simulator [flags]\n\nA fake of Fullstory's v2 Users API and its SCIM 2.0 teammates API (/scim/v2). Every flag can also be set as %s<FLAG> (dashes as underscores).\n\n", envPrefix)
 		fs.PrintDefaults()
 	}
 
@@ -166,6 +202,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io
 			return
 		}
 		keys.src = name
+		scimTokens.src = name
 		vals := []string{v}
 		if repeatable[f.Name] {
 			vals = strings.Split(v, ",")
@@ -183,6 +220,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), stderr io
 	}
 	if keys.err != nil {
 		return nil, keys.err
+	}
+	if scimTokens.err != nil {
+		return nil, scimTokens.err
 	}
 	if err := c.validate(set); err != nil {
 		return nil, err
@@ -225,6 +265,12 @@ func (c *config) validate(set map[string]bool) error {
 		return usagef("--error-rate + --drop-rate must be at most 1")
 	case c.RequestLogLimit < 1:
 		return usagef("--request-log-limit must be positive")
+	case c.Teammates < 0 || c.Teammates > fssim.MaxGeneratedTeammates:
+		return usagef("--teammates must be between 0 and %d", fssim.MaxGeneratedTeammates)
+	case c.SCIMPageSize < 1 || c.SCIMPageSize > fssim.MaxSCIMPageSize:
+		return usagef("--scim-page-size must be between 1 and %d", fssim.MaxSCIMPageSize)
+	case c.SCIMMaxPageSize < 1 || c.SCIMMaxPageSize > fssim.MaxSCIMPageSize:
+		return usagef("--scim-max-page-size must be between 1 and %d", fssim.MaxSCIMPageSize)
 	}
 	return nil
 }
@@ -239,6 +285,12 @@ func (c *config) options() []fssim.Option {
 		fssim.WithDeleteDelay(c.DeleteDelay),
 		fssim.WithFaults(fssim.Faults{Latency: c.Latency, RateLimitRPS: c.RateLimitRPS, ErrorRate: c.ErrorRate, DropRate: c.DropRate}),
 		fssim.WithRequestLogLimit(c.RequestLogLimit),
+		fssim.WithTeammates(c.Teammates),
+		fssim.WithSCIMPageSize(c.SCIMPageSize),
+		fssim.WithSCIMMaxPageSize(c.SCIMMaxPageSize),
+	}
+	for _, tok := range c.SCIMTokens {
+		opts = append(opts, fssim.WithSCIMToken(tok))
 	}
 	for _, k := range c.APIKeys {
 		opts = append(opts, fssim.WithAPIKey(k.Key, k.Role))

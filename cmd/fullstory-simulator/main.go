@@ -1,11 +1,13 @@
 // Command fullstory-simulator serves a fake of Fullstory's v2 Users API
-// (see package simulator/fullstory) for connector development, contract
-// tests and end-to-end tests.
+// and of its SCIM 2.0 teammates API under /scim/v2 (see package
+// simulator/fullstory) for connector development, contract tests and
+// end-to-end tests.
 //
 // Every flag can also be set through FULLSTORY_SIM_<FLAG> (upper case,
 // dashes as underscores); a flag on the command line wins over the
 // environment. Repeatable flags take a comma-separated list from the
-// environment, e.g. FULLSTORY_SIM_API_KEY=key1,key2:standard.
+// environment, e.g. FULLSTORY_SIM_API_KEY=key1,key2:standard or
+// FULLSTORY_SIM_SCIM_TOKEN=tok1,tok2.
 package main
 
 import (
@@ -83,6 +85,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}()
 	if sim.OpenMode() {
 		logger.Warn("no --api-key given: any API key is accepted with the admin role")
+	}
+	if sim.SCIMOpenMode() {
+		logger.Warn("no --scim-token given: any bearer token is accepted on /scim/v2")
 	}
 
 	srv := &http.Server{

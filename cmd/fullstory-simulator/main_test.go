@@ -28,7 +28,7 @@ func defaults() config {
 	return config{
 		Listen: "127.0.0.1:8089", Users: 50, AnonymousUsers: 10, Seed: 1, PageSize: 100,
 		DeleteDelay: 2 * time.Second, TLSHostnames: []string{"localhost", "127.0.0.1", "::1"},
-		RequestLogLimit: 10000,
+		RequestLogLimit: 10000, Teammates: 20, SCIMPageSize: 100, SCIMMaxPageSize: 100,
 	}
 }
 
@@ -46,6 +46,7 @@ func TestParseConfig(t *testing.T) {
 			"--state-file", "s.json", "--delete-delay", "0s", "--tls-self-signed", "--tls-hostname", "sim",
 			"--tls-hostname", "10.0.0.2", "--ca-out", "ca.pem", "--latency", "20ms", "--rate-limit-rps", "9",
 			"--error-rate", "0.05", "--drop-rate", "0.02", "--admin-token", "adm", "--request-log-limit", "5", "--verbose",
+			"--scim-token", "s1", "--scim-token", "s:2", "--teammates", "9", "--scim-page-size", "10", "--scim-max-page-size", "25",
 		}, nil, func(c *config) {
 			*c = config{
 				Listen:  "0.0.0.0:9000",
@@ -54,6 +55,7 @@ func TestParseConfig(t *testing.T) {
 				DeleteDelay: 0, TLSSelfSigned: true, TLSHostnames: []string{"sim", "10.0.0.2"}, CAOut: "ca.pem",
 				Latency: 20 * time.Millisecond, RateLimitRPS: 9, ErrorRate: 0.05, DropRate: 0.02,
 				AdminToken: "adm", RequestLogLimit: 5, Verbose: true,
+				SCIMTokens: []string{"s1", "s:2"}, Teammates: 9, SCIMPageSize: 10, SCIMMaxPageSize: 25,
 			}
 		}},
 		{"env", nil, map[string]string{
@@ -61,6 +63,7 @@ func TestParseConfig(t *testing.T) {
 			"FULLSTORY_SIM_USERS": "11", "FULLSTORY_SIM_ANONYMOUS_USERS": "0", "FULLSTORY_SIM_TLS_SELF_SIGNED": "true",
 			"FULLSTORY_SIM_TLS_HOSTNAME": "fullstory-simulator,localhost", "FULLSTORY_SIM_ERROR_RATE": "0.5",
 			"FULLSTORY_SIM_DELETE_DELAY": "1m", "FULLSTORY_SIM_ADMIN_TOKEN": "t",
+			"FULLSTORY_SIM_SCIM_TOKEN": "st1,st2", "FULLSTORY_SIM_TEAMMATES": "0", "FULLSTORY_SIM_SCIM_MAX_PAGE_SIZE": "7",
 		}, func(c *config) {
 			c.Listen = "127.0.0.1:0"
 			c.APIKeys = []apiKey{{"e1", fssim.RoleAdmin}, {"e2", fssim.RoleArchitect}}
@@ -70,13 +73,20 @@ func TestParseConfig(t *testing.T) {
 			c.ErrorRate = 0.5
 			c.DeleteDelay = time.Minute
 			c.AdminToken = "t"
+			c.SCIMTokens = []string{"st1", "st2"}
+			c.Teammates = 0
+			c.SCIMMaxPageSize = 7
 		}},
-		{"flag beats env", []string{"--users", "2", "--api-key", "flag"}, map[string]string{
+		{"flag beats env", []string{"--users", "2", "--api-key", "flag", "--scim-token", "flag-tok", "--teammates", "1"}, map[string]string{
 			"FULLSTORY_SIM_USERS": "99", "FULLSTORY_SIM_API_KEY": "env", "FULLSTORY_SIM_SEED": "5",
+			"FULLSTORY_SIM_SCIM_TOKEN": "env-tok", "FULLSTORY_SIM_TEAMMATES": "40", "FULLSTORY_SIM_SCIM_PAGE_SIZE": "3",
 		}, func(c *config) {
 			c.Users = 2
 			c.APIKeys = []apiKey{{"flag", fssim.RoleAdmin}}
 			c.Seed = 5
+			c.SCIMTokens = []string{"flag-tok"}
+			c.Teammates = 1
+			c.SCIMPageSize = 3
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,6 +131,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad env int", nil, map[string]string{"FULLSTORY_SIM_USERS": "many"}, "FULLSTORY_SIM_USERS"},
 		{"bad env role", nil, map[string]string{"FULLSTORY_SIM_API_KEY": "a,b:root"}, "FULLSTORY_SIM_API_KEY"},
 		{"bad env bool", nil, map[string]string{"FULLSTORY_SIM_TLS_SELF_SIGNED": "perhaps"}, "FULLSTORY_SIM_TLS_SELF_SIGNED"},
+		{"empty scim token", []string{"--scim-token", " "}, nil, "--scim-token: empty token"},
+		{"empty scim token in env", nil, map[string]string{"FULLSTORY_SIM_SCIM_TOKEN": "secret-key,"}, "FULLSTORY_SIM_SCIM_TOKEN: empty token"},
+		{"negative teammates", []string{"--teammates", "-1"}, nil, "--teammates"},
+		{"too many teammates", []string{"--teammates", "1000001"}, nil, "--teammates"},
+		{"scim page size", []string{"--scim-page-size", "0"}, nil, "--scim-page-size"},
+		{"scim max page size", []string{"--scim-max-page-size", "1001"}, nil, "--scim-max-page-size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig(tc.args, envFrom(tc.env), io.Discard)
@@ -184,7 +200,8 @@ func TestRunServesAndFlushesState(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state.json")
 	base, stop, done := startRun(t, []string{"--listen", "127.0.0.1:0", "--users", "5", "--anonymous-users", "1",
-		"--state-file", state, "--admin-token", "adm"}, map[string]string{"FULLSTORY_SIM_API_KEY": "k1,k2:standard"})
+		"--state-file", state, "--admin-token", "adm", "--teammates", "6", "--scim-max-page-size", "4"},
+		map[string]string{"FULLSTORY_SIM_API_KEY": "k1,k2:standard", "FULLSTORY_SIM_SCIM_TOKEN": "sc1,sc2"})
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("base URL %q", base)
 	}
@@ -220,6 +237,17 @@ func TestRunServesAndFlushesState(t *testing.T) {
 	if s, _ := do("GET", "/_simulator/healthz", "", ""); s != 200 {
 		t.Errorf("healthz: %d", s)
 	}
+	// SCIM: the second token works, the page is capped, v2 keys do not open it.
+	if s, b := do("GET", "/scim/v2/Users?count=10", "Bearer sc2", ""); s != 200 ||
+		!strings.Contains(b, `"totalResults":6,"startIndex":1,"itemsPerPage":4`) {
+		t.Errorf("SCIM list: %d %.300s", s, b)
+	}
+	if s, _ := do("GET", "/scim/v2/Users", "Bearer k1", ""); s != 401 {
+		t.Errorf("SCIM with an API key: %d, want 401", s)
+	}
+	if s, b := do("POST", "/scim/v2/Users", "Bearer sc1", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"kept@example.com"}`); s != 201 {
+		t.Errorf("SCIM create: %d %s", s, b)
+	}
 
 	stop()
 	select {
@@ -238,12 +266,16 @@ func TestRunServesAndFlushesState(t *testing.T) {
 		Users []struct {
 			UID string `json:"uid"`
 		} `json:"users"`
+		Teammates []fssim.Teammate `json:"teammates"`
 	}
 	if err := json.Unmarshal(b, &sf); err != nil {
 		t.Fatalf("state file: %v", err)
 	}
 	if n := len(sf.Users); n != 7 || sf.Users[6].UID != "flushed-on-sigterm" {
 		t.Errorf("state file has %d users (last %+v), want 7 ending with the new one", n, sf.Users[len(sf.Users)-1])
+	}
+	if n := len(sf.Teammates); n != 7 || sf.Teammates[6].UserName != "kept@example.com" {
+		t.Errorf("state file has %d teammates, want 7 ending with the new one", n)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package fullstory is a stateful, in-memory fake of Fullstory's v2 Users
-// API (api.fullstory.com), for connector development, contract tests and
-// end-to-end tests. Import it as fssim:
+// API (api.fullstory.com) and of its SCIM 2.0 API for teammates
+// (app.fullstory.com/scim/v2), for connector development, contract tests
+// and end-to-end tests. Import it as fssim:
 //
 //	sim, err := fssim.New(fssim.WithAPIKey("key", fssim.RoleAdmin), fssim.WithUsers(100))
 //	if err != nil { ... }
@@ -65,6 +66,80 @@
 // the types inferred from its property values (RFC 3339 strings infer as
 // date) overlaid by the declared ones.
 //
+// # SCIM teammates
+//
+// v2 users are the people Fullstory records on a customer's site;
+// teammates, the people who log in to Fullstory, are SCIM 2.0 Users
+// (RFC 7643/7644, the subset IdPs use) under /scim/v2:
+//
+//	GET    /scim/v2/Users        ListResponse {"schemas":[ListResponse],"totalResults",
+//	                             "startIndex","itemsPerPage","Resources":[...]}; startIndex
+//	                             is 1-based (absent or below 1: 1); count absent is
+//	                             WithSCIMPageSize (100), above WithSCIMMaxPageSize (100) is
+//	                             capped (a page may hold fewer than asked), negative is 0
+//	                             (totals only); order is by id, which is creation order for
+//	                             teammates the server names. filter: only userName eq "v"
+//	                             (attribute and operator in any case, value matched
+//	                             case-insensitively); any other filter is 400 invalidFilter.
+//	                             attributes, excludedAttributes, sortBy are ignored.
+//	POST   /scim/v2/Users        201 with the teammate and a Location header; active
+//	                             defaults to true; 409 uniqueness on a userName taken in
+//	                             any case.
+//	GET    /scim/v2/Users/{id}   the teammate.
+//	PUT    /scim/v2/Users/{id}   replace: absent attributes are cleared except active,
+//	                             which keeps its value; an id in the body must match.
+//	PATCH  /scim/v2/Users/{id}   PatchOp: add, replace, remove (op in any case) of active,
+//	                             userName, displayName, externalId, name and its parts,
+//	                             emails, emails[type|value|primary eq ...] and its .value,
+//	                             .type, .primary; also the valueless form
+//	                             {"op":"replace","value":{"active":false}} whose keys are
+//	                             paths ("name.givenName" too) and where attributes the
+//	                             simulator does not keep (title, extensions) are ignored.
+//	                             active may be a boolean or "True"/"False" (Azure AD). All
+//	                             operations apply or none; 200 with the teammate.
+//	DELETE /scim/v2/Users/{id}   204; the teammate is gone.
+//	GET    /scim/v2/ServiceProviderConfig
+//	                             patch and filter (maxResults = max page size) supported;
+//	                             bulk, sort, etag, changePassword not; oauthbearertoken.
+//
+// Requests carry "Authorization: Bearer <token>", checked in constant
+// time against WithSCIMToken tokens; with none configured any non-empty
+// bearer token is accepted (SCIMOpenMode), the rule the v2 API applies to
+// API keys. v2 API keys are not SCIM tokens. Answers are
+// application/scim+json; bodies may be application/scim+json or
+// application/json (or carry no Content-Type; others get 415). POST and
+// PUT bodies must list the core User schema and PATCH bodies the PatchOp
+// schema (400 invalidSyntax otherwise); unknown attributes in POST and
+// PUT are ignored. A PATCH path naming an attribute the simulator does
+// not keep is 400 invalidPath; read-only or required attributes
+// (id, meta, userName and active removal) are 400 mutability; a value
+// filter that matches nothing is 400 noTarget, except that add or
+// replace through a type filter (emails[type eq "work"].value) adds an
+// email of that type, as Azure AD expects. Setting primary on an email
+// clears it on the others; more than one primary in a POST or PUT is 400
+// invalidValue. Errors are {"schemas":[Error],"status":"404",
+// "scimType":"...","detail":"..."} with status as a string and scimType
+// only where RFC 7644 defines one; 401 carries WWW-Authenticate: Bearer.
+// Unknown routes below /scim/v2 are 404 and wrong methods 405 in that
+// form. meta.location is SCIMLocationPrefix + id (Fullstory's public
+// base, not the simulator's address); meta.created and lastModified are
+// on the server's clock, and a change that alters nothing keeps
+// lastModified. Teammate ids are 16 hex digits that increase with each
+// new teammate and derive from the seed.
+//
+// SCIM shares the fault switches (one rate-limit bucket for both APIs),
+// the request log and the state file with the v2 API; injected errors
+// below /scim/v2 are rendered in SCIM's error schema.
+//
+// WithTeammates generates teammates from the seed: in every eight, two
+// plain ones (displayName, name, one primary work email), one with three
+// emails whose primary is the second, one inactive, one without emails
+// (its userName is its address), one with a name but no displayName and
+// an email without primary, one with a mixed-case userName, and one with
+// only a userName and email; every third has an Okta-style externalId.
+// Teammate i of a seed is always the same, so seeding again replaces
+// rather than duplicates.
+//
 // # Idempotency-Key
 //
 // On POST, the first answer (status and body) to a key is stored per API
@@ -96,10 +171,15 @@
 //
 //	GET    /_simulator/healthz   200 {"status":"ok"}, never needs the token
 //	GET    /_simulator/users     JSON array of Users()
-//	POST   /_simulator/reset     empty the store (and the Idempotency-Key cache); ids restart
+//	GET    /_simulator/teammates JSON array of Teammates()
+//	POST   /_simulator/reset     empty the store (users, teammates and the Idempotency-Key
+//	                             cache); ids restart
 //	POST   /_simulator/seed      {"users":N,"anonymous_users":M,"seed":S} and/or
-//	                             {"records":[User...]}; answers {"total":<users in store>};
-//	                             records before a failing one are kept
+//	                             {"records":[User...]} and/or {"teammates":T} and/or
+//	                             {"teammate_records":[Teammate...]}; answers {"total":<users
+//	                             in store>}, plus "teammates":<teammates in store> when the
+//	                             request seeded teammates; records before a failing one
+//	                             are kept
 //	GET    /_simulator/faults    {"latency_ms":0,"rate_limit_rps":0,"error_rate":0,"drop_rate":0}
 //	PUT    /_simulator/faults    replace the faults (same form; 400 when out of range)
 //	GET    /_simulator/requests  request log: [{"method","path","query","status"}], oldest
@@ -118,9 +198,11 @@
 // properties (a nested object and a list among them), anonymous users
 // with a few properties and no uid, email or display name, interleaved.
 // WithFixtureFile loads users from JSON first. WithStateFile persists the
-// store (written atomically: temporary file, fsync, rename) shortly after
-// each change and on Close; when the file exists at start it is loaded
-// instead of the fixture and generated users.
+// store, users and teammates (written atomically: temporary file, fsync,
+// rename) shortly after each change and on Close; when the file exists at
+// start it is loaded instead of the fixture and generated users and
+// teammates. A state file from before teammates existed (no "teammates"
+// key) still loads, and gets WithTeammates' generated teammates.
 //
 // # Performance
 //
@@ -133,6 +215,6 @@
 // # Extending
 //
 // apiRoutes registers each faulted, logged API area on one gorilla/mux
-// router (usersRoutes today); a new area such as SCIM adds its own routes
-// method and authentication wrapper there.
+// router: usersRoutes and scimRoutes (which mounts its own router below
+// /scim/v2 so that its 404 and 405 answers are SCIM errors).
 package fullstory

@@ -11,7 +11,6 @@ import (
 // scimType values of RFC 7644 section 3.12 the simulator answers with.
 const (
 	scimInvalidFilter = "invalidFilter"
-	scimTooMany       = "tooMany"
 	scimUniqueness    = "uniqueness"
 	scimMutability    = "mutability"
 	scimInvalidSyntax = "invalidSyntax"

@@ -476,7 +476,9 @@ func TestSCIMPatch(t *testing.T) {
 		{"add existing email value replaces it", patch(`[{"op":"add","path":"emails","value":{"value":"ADA@home.example","type":"personal"}}]`),
 			with(func(t *Teammate) { t.Emails[1] = TeammateEmail{Value: "ADA@home.example", Type: "personal"} })},
 		{"replace emails", patch(`[{"op":"replace","path":"emails","value":[{"value":"only@example.com","type":"work","primary":"true"}]}]`),
-			with(func(t *Teammate) { t.Emails = []TeammateEmail{{Value: "only@example.com", Type: "work", Primary: true}} })},
+			with(func(t *Teammate) {
+				t.Emails = []TeammateEmail{{Value: "only@example.com", Type: "work", Primary: true}}
+			})},
 		{"replace emails[type eq work].value", patch(`[{"op":"replace","path":"emails[type eq \"work\"].value","value":"ada@work.example"}]`),
 			with(func(t *Teammate) { t.Emails[0].Value = "ada@work.example" })},
 		{"replace emails[type eq other].value adds one (Azure)", patch(`[{"op":"replace","path":"emails[type eq \"other\"].value","value":"o@example.com"}]`),

@@ -15,8 +15,8 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// Server is a stateful fake of Fullstory's v2 Users API. Mount Handler on
-// an http.Server or httptest.Server.
+// Server is a stateful fake of Fullstory's v2 Users API and SCIM
+// teammates API. Mount Handler on an http.Server or httptest.Server.
 type Server struct {
 	cfg      config
 	st       *memStore
