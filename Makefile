@@ -6,9 +6,6 @@ SHELL      := /bin/bash
 GO         ?= go
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN        := $(CURDIR)/bin
-PACT_LIB   := $(CURDIR)/.tools/pact/lib
-# Pact tests link libpact_ffi through cgo and load it at run time.
-PACT_ENV   := CGO_ENABLED=1 CGO_LDFLAGS="-L$(PACT_LIB)" LD_LIBRARY_PATH="$(PACT_LIB)" PACT_DO_NOT_TRACK=true
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 DEMO_USERS ?= 250
 
@@ -34,6 +31,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '/testdata/')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## contracts: regenerate contracts/pacts from the consumer tests, then verify the simulator against them
+contracts:
+	scripts/pact.sh all
+
+## contracts-check: fail if the consumer tests no longer reproduce the committed pacts; verify the simulator
+contracts-check:
+	scripts/pact.sh check verify
 
 ## capabilities: regenerate baton_capabilities.json from the binary
 capabilities: build
