@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 )
@@ -40,20 +41,45 @@ func Setup(ctx context.Context) error {
 }
 
 // CheckDocker fails with a message that says what to do when no Docker engine
-// answers.
+// answers. It asks the engine DOCKER_HOST names (default: the local socket)
+// first, then testcontainers' own discovery (which panics when it finds none).
 func CheckDocker(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
-	if err == nil {
-		defer cli.Close()
-		_, err = cli.Ping(ctx)
-	}
+	err := pingEnv(ctx)
 	if err != nil {
+		if tcErr := pingTestcontainers(ctx); tcErr == nil {
+			return nil
+		}
 		return fmt.Errorf("harness: no Docker engine answers (%w); "+
 			"start one (as root on Debian: scripts/docker-engine.sh), then run 'make images' and 'make e2e'", err)
 	}
 	return nil
+}
+
+func pingEnv(ctx context.Context) error {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	_, err = cli.Ping(ctx)
+	return err
+}
+
+func pingTestcontainers(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("testcontainers: %v", r)
+		}
+	}()
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	_, err = cli.Ping(ctx)
+	return err
 }
 
 // CheckImages fails when one of the images is not present locally: nothing can
