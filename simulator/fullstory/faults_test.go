@@ -112,7 +112,7 @@ func TestFaultDrop(t *testing.T) {
 	}
 	e.must(200, req{method: "GET", path: "/_simulator/healthz"})
 	want := []RequestLogEntry{{Method: "GET", Path: "/v2/users", Status: 0}}
-	got := e.sim.Requests()
+	got := waitRequests(t, e.sim, 1)
 	// The client may retry an idempotent request on a fresh connection.
 	if len(got) == 0 || len(got) > 2 {
 		t.Fatalf("request log %+v, want one or two dropped entries", got)

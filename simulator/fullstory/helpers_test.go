@@ -244,3 +244,21 @@ func compactJSON(t *testing.T, s []byte) string {
 	}
 	return b.String()
 }
+
+// waitRequests waits until the request log holds at least n entries and
+// returns it. A dropped request is logged when its handler returns, which
+// may be after the client has seen the connection close.
+func waitRequests(t *testing.T, sim *Server, n int) []RequestLogEntry {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l := sim.Requests()
+		if len(l) >= n {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request log %+v: fewer than %d entries after 5s", l, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -41,10 +41,10 @@ func generateTeammate(seed int64, i int) *Teammate {
 	local := fmt.Sprintf("%s.%s.%d", strings.ToLower(first), strings.ToLower(last), i)
 	email := local + "@" + domain
 	full := first + " " + last
-	// Created times step six hours per teammate (capped, so huge seeds
-	// stay in the past), then a random minute; last modified up to 90
-	// days later.
-	created := epoch.Add(time.Duration(min(i, 8000))*6*time.Hour + time.Duration(r.IntN(360))*time.Minute)
+	// Created times step two hours per teammate from 2023-01-01 (the
+	// step stops after 8000 teammates, so all stay before 2025), plus up
+	// to two hours; last modified up to 90 days later.
+	created := epoch.Add(time.Duration(min(i, 8000))*2*time.Hour + time.Duration(r.IntN(120))*time.Minute)
 	modified := created.Add(time.Duration(r.IntN(90*24)) * time.Hour)
 	t := &Teammate{
 		UserName:    email,

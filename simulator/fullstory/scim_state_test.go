@@ -160,6 +160,14 @@ func TestGeneratedTeammates(t *testing.T) {
 		}
 	}
 
+	// Times stay in the past however many teammates are generated.
+	limit := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, i := range []int{0, 7999, 8000, MaxGeneratedTeammates - 1} {
+		if tm := generateTeammate(7, i); !tm.Meta.LastModified.Before(limit) || tm.Meta.LastModified.Before(tm.Meta.Created) {
+			t.Errorf("teammate %d: created %v, last modified %v", i, tm.Meta.Created, tm.Meta.LastModified)
+		}
+	}
+
 	// Seeding again through the admin API is idempotent; more teammates
 	// append; Reset restarts the ids.
 	e := newEnvFrom(t, a)

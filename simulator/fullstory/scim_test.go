@@ -626,6 +626,7 @@ func TestSCIMFaults(t *testing.T) {
 		t.Errorf("statuses seen %v, want both 500 and 503", seen)
 	}
 
+	e.sim.ClearRequests()
 	e.sim.SetFaults(Faults{DropRate: 1})
 	hr, _ := http.NewRequest("GET", e.srv.URL+"/scim/v2/Users", nil)
 	hr.Header.Set("Authorization", "Bearer "+scimToken)
@@ -633,7 +634,7 @@ func TestSCIMFaults(t *testing.T) {
 		resp.Body.Close()
 		t.Errorf("dropped request answered %d", resp.StatusCode)
 	}
-	if l := e.sim.Requests(); l[len(l)-1].Status != 0 {
-		t.Errorf("dropped request logged with status %d", l[len(l)-1].Status)
+	if l := waitRequests(t, e.sim, 1); !cmp.Equal(l[0], RequestLogEntry{Method: "GET", Path: "/scim/v2/Users", Status: 0}) {
+		t.Errorf("dropped request logged as %+v", l[0])
 	}
 }
