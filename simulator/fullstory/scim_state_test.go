@@ -237,6 +237,27 @@ func TestPutTeammate(t *testing.T) {
 	if diff := cmp.Diff(stored(Teammate{ID: "fixed-id", UserName: "f@example.com", Meta: TeammateMeta{Created: created, LastModified: created.Add(time.Hour)}}, time.Time{}), fixed); diff != "" {
 		t.Errorf("fixed teammate (-want +got):\n%s", diff)
 	}
+	// Server-assigned times are cut to milliseconds, over the API too.
+	clock.Advance(1234567891 * time.Nanosecond)
+	ms := clock.Now().Truncate(time.Millisecond)
+	if got := mustPut(t, sim, Teammate{UserName: "ms@example.com"}); !got.Meta.Created.Equal(ms) || !got.Meta.LastModified.Equal(ms) {
+		t.Errorf("times %v %v, want %v", got.Meta.Created, got.Meta.LastModified, ms)
+	}
+	if got := mustPut(t, sim, Teammate{UserName: "ms@example.com", DisplayName: "again"}); !got.Meta.LastModified.Equal(ms) {
+		t.Errorf("replaced: last modified %v, want %v", got.Meta.LastModified, ms)
+	}
+	msAPI := newEnvFrom(t, sim).scimCreate(`{"schemas":["` + SCIMUserSchema + `"],"userName":"ms-api@example.com"}`)
+	if !msAPI.Meta.Created.Equal(ms) {
+		t.Errorf("created over the API %v, want %v", msAPI.Meta.Created, ms)
+	}
+	for _, tm := range sim.Teammates() { // back to the two teammates the rest expects
+		if strings.HasPrefix(tm.UserName, "ms") {
+			if err := sim.tm.remove(tm.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
 	// Results are copies: changing them does not change the store.
 	mutate := func(tm *Teammate) {
 		tm.Schemas[0] = "changed"

@@ -142,9 +142,11 @@ func (m *memTeammates) modify(id string, now time.Time, fn func(old *Teammate) (
 }
 
 // stamp sets the fields the server owns: schemas, meta.resourceType and
-// meta.location always; created (kept from old, else now) and
-// lastModified (now) when they are zero.
+// meta.location always; created (kept from old, else now) when zero;
+// lastModified to now when zero or when old is given. Times are UTC, and
+// now is cut to milliseconds.
 func stamp(t *Teammate, old *Teammate, now time.Time) {
+	now = now.Truncate(time.Millisecond) // SCIM servers answer milliseconds at most
 	t.Schemas = []string{SCIMUserSchema}
 	t.Meta.ResourceType = "User"
 	t.Meta.Location = teammateLocation(t.ID)
@@ -175,6 +177,7 @@ func (m *memTeammates) remove(id string) error {
 func (m *memTeammates) put(ts []*Teammate, now time.Time) ([]*Teammate, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now = now.Truncate(time.Millisecond)
 	out := make([]*Teammate, 0, len(ts))
 	for i, in := range ts {
 		c := *in
