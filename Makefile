@@ -9,7 +9,7 @@ BIN        := $(CURDIR)/bin
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 DEMO_USERS ?= 250
 
-.PHONY: all build test unit lint contracts contracts-check e2e images demo demo-service \
+.PHONY: all build test unit lint contracts contracts-check docker e2e images demo demo-service \
         capabilities fuzz bench clean
 
 all: build
@@ -31,6 +31,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '/testdata/')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
 
 ## contracts: regenerate contracts/pacts from the consumer tests, then verify the simulator against them
 contracts:
@@ -39,6 +40,18 @@ contracts:
 ## contracts-check: fail if the consumer tests no longer reproduce the committed pacts; verify the simulator
 contracts-check:
 	scripts/pact.sh check verify
+
+## docker: a Docker engine (and compose) that answers; as root on Debian installs docker.io / docker-compose
+docker:
+	scripts/docker-engine.sh
+
+## images: the three images, built offline FROM scratch (static binaries staged in bin/image/)
+images: docker
+	VERSION=$(VERSION) scripts/docker-images.sh
+
+## e2e: containers end to end: service-mode scenarios, docker compose, image properties
+e2e: images
+	$(GO) test -tags e2e -count=1 -parallel 6 -timeout 30m ./e2e/...
 
 ## capabilities: regenerate baton_capabilities.json from the binary
 capabilities: build
