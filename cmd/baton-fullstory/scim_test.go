@@ -177,7 +177,7 @@ func TestSourceConfigurationErrors(t *testing.T) {
 		})
 	}
 	logs, err := run(t, "--scim-base-url", scimURL, "--scim-token", "wrong-token-1234", "-f", filepath.Join(t.TempDir(), "x.c1z"))
-	if err == nil || !strings.Contains(logs, "Fullstory rejected the SCIM token") || strings.Contains(logs, "wrong-token-1234") {
+	if !failedAfterStart(err, logs) || !strings.Contains(logs, "Fullstory rejected the SCIM token") || strings.Contains(logs, "wrong-token-1234") {
 		t.Errorf("wrong token: err %v, output:\n%s", err, logs)
 	}
 	if n := len(sim.Requests()); n != 1 {
