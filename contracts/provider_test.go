@@ -24,24 +24,38 @@ import (
 	fssim "github.com/conductorone/baton-fullstory/simulator/fullstory"
 )
 
-// TestProviderVerification replays every interaction of the pact file
-// against the Fullstory simulator, served in-process on 127.0.0.1. Each
-// provider state builds a fresh simulator holding exactly the data the
-// state names (read from the state's parameters), so interactions cannot
-// leak into each other; teardown empties and closes it.
+// TestProviderVerification replays every interaction of both pact files
+// against the Fullstory simulator, served in-process on 127.0.0.1: the v2
+// Users API contract (connector/fullstory) and the SCIM contract
+// (connector/scim). Each provider state builds a fresh simulator holding
+// exactly the data the state names (read from the state's parameters), so
+// interactions cannot leak into each other; teardown empties and closes it.
 func TestProviderVerification(t *testing.T) {
-	pactPath := filepath.Join(*pactDir, pactFileName)
+	t.Run(providerName, func(t *testing.T) {
+		w := &world{base: []fssim.Option{fssim.WithAPIKey(adminKey, fssim.RoleAdmin)}}
+		verifyPact(t, pactFileName, consumerName, providerName, w, w.stateHandlers())
+	})
+	t.Run(scimProviderName, func(t *testing.T) {
+		w := &world{base: []fssim.Option{fssim.WithSCIMToken(scimToken)}}
+		verifyPact(t, scimPactFileName, scimConsumerName, scimProviderName, w, w.scimStateHandlers())
+	})
+}
+
+// verifyPact verifies one pact file with its own world and state handlers.
+func verifyPact(t *testing.T, file, consumer, providerName string, w *world, handlers models.StateHandlers) {
+	pactPath := filepath.Join(*pactDir, file)
 	pact, err := readPactFile(pactPath)
 	if err != nil {
 		t.Fatalf("read pact file: %v", err)
 	}
+	if pact.Consumer.Name != consumer || pact.Provider.Name != providerName {
+		t.Fatalf("%s is a pact between %q and %q, want %q and %q", file, pact.Consumer.Name, pact.Provider.Name, consumer, providerName)
+	}
 
-	w := &world{}
 	srv := httptest.NewServer(w) // 127.0.0.1, OS-assigned port
 	t.Cleanup(srv.Close)
 	t.Cleanup(w.teardown)
 
-	handlers := w.stateHandlers()
 	checkStatesHandled(t, pact, handlers)
 
 	err = provider.NewVerifier().VerifyProvider(t, provider.VerifyRequest{
@@ -54,7 +68,7 @@ func TestProviderVerification(t *testing.T) {
 		RequestTimeout:       10 * time.Second,
 	})
 	if err != nil {
-		t.Fatalf("provider verification failed: %v", err)
+		t.Fatalf("provider verification of %s failed: %v", file, err)
 	}
 
 	// Every interaction's state was set up and torn down once.
@@ -102,6 +116,7 @@ func checkStatesHandled(t *testing.T, pact *pactFile, handlers models.StateHandl
 
 // world serves the simulator of the current provider state.
 type world struct {
+	base      []fssim.Option // every simulator of this world gets these
 	mu        sync.Mutex
 	sim       *fssim.Server
 	setups    map[string]int
@@ -120,9 +135,11 @@ func (w *world) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	sim.Handler().ServeHTTP(rw, r)
 }
 
-// replace installs a fresh simulator that knows adminKey plus opts.
+// replace installs a fresh simulator configured with the world's base
+// options (the v2 world's know adminKey, the SCIM world's scimToken) plus
+// opts.
 func (w *world) replace(opts ...fssim.Option) (*fssim.Server, error) {
-	sim, err := fssim.New(append([]fssim.Option{fssim.WithAPIKey(adminKey, fssim.RoleAdmin)}, opts...)...)
+	sim, err := fssim.New(append(slices.Clone(w.base), opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# pact.sh: run the Pact contract tests of contracts/.
+# pact.sh: run the Pact contract tests of contracts/. Two pact files:
+#   baton-fullstory-fullstory.json            connector/fullstory (v2 users) vs the simulator's /v2
+#   baton-fullstory-scim-fullstory-scim.json  connector/scim (teammates) vs the simulator's /scim/v2
 #
 #   scripts/pact.sh generate   consumer tests -> rewrite contracts/pacts/*.json
 #   scripts/pact.sh check      consumer tests -> fail if contracts/pacts differs
@@ -18,6 +20,9 @@ cd "$root"
 lib=${PACT_FFI_DIR:-$root/.tools/pact/lib}
 pacts=contracts/pacts # go test runs in contracts/, so it gets absolute paths
 pkg=./contracts/
+# The pact files the consumer tests must write and the provider test
+# verifies (contracts/fixtures*_test.go names them).
+files=(baton-fullstory-fullstory.json baton-fullstory-scim-fullstory-scim.json)
 
 die() { echo "pact: $*" >&2; exit 1; }
 
@@ -36,15 +41,20 @@ setup() {
 # consumer DIR: run the consumer tests, writing the pact files into DIR.
 consumer() {
 	local dir=$1 start=$SECONDS
-	echo "pact: consumer tests (connector/fullstory client vs Pact mock server) -> $dir"
+	echo "pact: consumer tests (connector/fullstory and connector/scim clients vs Pact mock servers) -> $dir"
 	if ! go test -tags consumer -count=1 "$pkg" -pact-dir "$dir"; then
-		die "consumer tests failed: the client no longer sends what the contract says (see the mismatches above)"
+		die "consumer tests failed: a client no longer sends what the contract says (see the mismatches above)"
 	fi
+	local f
+	for f in "${files[@]}"; do
+		[[ -s $dir/$f ]] || die "consumer tests wrote no $f into $dir"
+	done
 	shopt -s nullglob
-	local files=("$dir"/*.json)
+	local written=("$dir"/*.json)
 	shopt -u nullglob
-	[[ ${#files[@]} -gt 0 ]] || die "consumer tests wrote no pact file into $dir"
-	echo "pact: consumer tests passed in $((SECONDS - start))s"
+	[[ ${#written[@]} -eq ${#files[@]} ]] ||
+		die "consumer tests wrote ${#written[@]} pact files into $dir, want ${#files[@]} (${files[*]}); a new consumer/provider pair must be added to 'files' in $0 and to the provider test"
+	echo "pact: consumer tests passed in $((SECONDS - start))s (${files[*]})"
 }
 
 generate() {
@@ -70,8 +80,11 @@ check() {
 }
 
 verify() {
-	local start=$SECONDS
-	echo "pact: provider verification (simulator/fullstory vs $pacts)"
+	local start=$SECONDS f
+	for f in "${files[@]}"; do
+		[[ -s $pacts/$f ]] || die "$pacts/$f is missing: run 'make contracts' and commit $pacts"
+	done
+	echo "pact: provider verification (simulator/fullstory vs $pacts: ${files[*]})"
 	if ! go test -tags provider -count=1 "$pkg" -pact-dir "$root/$pacts"; then
 		die "provider verification failed: the simulator does not honour the contract (see 'Failures:' above)"
 	fi
