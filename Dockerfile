@@ -26,8 +26,9 @@ ENV TMPDIR=/tmp \
 USER 65532:65532
 WORKDIR /tmp
 
-# The connector. Service mode: BATON_CLIENT_ID, BATON_CLIENT_SECRET,
-# BATON_API_KEY (see deploy/k8s/). The health server (BATON_HEALTH_CHECK=true)
+# The connector. Service mode: BATON_CLIENT_ID, BATON_CLIENT_SECRET and one
+# source: BATON_API_KEY, or BATON_SCIM_BASE_URL with BATON_SCIM_TOKEN (see
+# deploy/k8s/). The health server (BATON_HEALTH_CHECK=true)
 # listens on 8081; bind it with BATON_HEALTH_CHECK_BIND_ADDRESS=0.0.0.0.
 FROM base AS baton-fullstory
 COPY bin/image/baton-fullstory /usr/local/bin/baton-fullstory

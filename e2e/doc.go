@@ -10,6 +10,11 @@
 // They fail, never skip, when no Docker engine answers (scripts/docker-engine.sh
 // starts one on Debian as root) or an image is missing.
 //
+// The connector's environment comes from deploy/k8s: the Deployment's values
+// and the keys of one Secret variant, the API-key one for the v2-user
+// scenarios (scenarios_test.go) and the SCIM one for the teammates scenario
+// (scim_test.go).
+//
 // The harness lives in subpackages written in the style of testcontainers-go
 // modules: fullstorysim, c1sim and connector (Run, options, typed accessors),
 // plus harness (environment, network, PKI, manifests, logs).

@@ -39,6 +39,7 @@ const (
 	connectorAlias = "baton-fullstory"
 	adminKey       = "e2e-admin-key"
 	standardKey    = "e2e-standard-key"
+	scimToken      = "e2e-scim-token"
 	seed           = 7
 )
 
@@ -50,6 +51,13 @@ type stackConfig struct {
 	// apiKey is the connector's BATON_API_KEY; the Fullstory simulator knows
 	// it with role keyRole.
 	apiKey, keyRole string
+	// scim configures the connector for the SCIM teammates source instead
+	// (deploy/k8s's SCIM Secret: BATON_SCIM_BASE_URL, BATON_SCIM_TOKEN, no
+	// BATON_API_KEY). The simulator then accepts scimToken, generates that
+	// many teammates and serves at most scimMaxPageSize of them a page.
+	scim            bool
+	teammates       int
+	scimMaxPageSize int
 }
 
 // stack is the three containers on one private network.
@@ -113,14 +121,22 @@ var c1Args = []string{"--heartbeat-interval", "2s", "--heartbeat-timeout", "8s"}
 
 func (s *stack) runFullstory(t *testing.T, role string) *fullstorysim.Container {
 	t.Helper()
-	fs, err := fullstorysim.Run(context.Background(), fullstorysim.DefaultImage,
+	opts := []testcontainers.ContainerCustomizer{
 		fullstorysim.WithNetwork(s.net, fullstoryAlias),
 		fullstorysim.WithTLS(s.ca.CertPEM, s.tlsCert, s.tlsKey),
 		fullstorysim.WithAPIKey(s.cfg.apiKey, role),
 		fullstorysim.WithUsers(s.cfg.users, s.cfg.anonymousUsers, seed),
 		fullstorysim.WithPageSize(s.cfg.pageSize),
 		fullstorysim.WithDeleteDelay(orDefault(s.cfg.deleteDelay, 500*time.Millisecond)),
-	)
+	}
+	if s.cfg.scim {
+		opts = append(opts,
+			fullstorysim.WithSCIMToken(scimToken),
+			fullstorysim.WithTeammates(s.cfg.teammates),
+			fullstorysim.WithSCIMMaxPageSize(s.cfg.scimMaxPageSize),
+		)
+	}
+	fs, err := fullstorysim.Run(context.Background(), fullstorysim.DefaultImage, opts...)
 	testcontainers.CleanupContainer(t, fs)
 	harness.DumpLogsOnFailure(t, "fullstory-simulator", fs)
 	if err != nil {
@@ -130,28 +146,37 @@ func (s *stack) runFullstory(t *testing.T, role string) *fullstorysim.Container 
 }
 
 // runConnector starts the connector with the environment of the Kubernetes
-// manifests: the Deployment's values and the Secret's keys, filled in. Only
-// the endpoints differ from production: BATON_BASE_URL and BATON_C1_API_HOST
-// name the simulators, and SSL_CERT_FILE holds their CAs.
+// manifests: the Deployment's values and the keys of the Secret for the
+// configured source, filled in. Only the endpoints differ from production:
+// BATON_BASE_URL (or BATON_SCIM_BASE_URL) and BATON_C1_API_HOST name the
+// simulators, and SSL_CERT_FILE holds their CAs.
 func (s *stack) runConnector(t *testing.T) *connector.Container {
 	t.Helper()
-	manifest, err := harness.LoadManifestEnv("../deploy/k8s")
+	secretFile := harness.APIKeySecretFile
+	secret := map[string]string{
+		"BATON_CLIENT_ID":     s.creds.ClientID,
+		"BATON_CLIENT_SECRET": s.creds.ClientSecret,
+		"BATON_PROVISIONING":  "true",
+	}
+	extra := map[string]string{
+		"BATON_C1_API_HOST": s.c1.APIHost(),
+		"BATON_LOG_LEVEL":   "debug",
+	}
+	if s.cfg.scim {
+		// The production value of BATON_SCIM_BASE_URL lives in the Secret:
+		// the test replaces it with the simulator's.
+		secretFile = harness.SCIMSecretFile
+		secret["BATON_SCIM_BASE_URL"] = s.fullstory.SCIMInternalURL()
+		secret["BATON_SCIM_TOKEN"] = scimToken
+	} else {
+		secret["BATON_API_KEY"] = s.cfg.apiKey
+		extra["BATON_BASE_URL"] = s.fullstory.InternalURL()
+	}
+	manifest, err := harness.LoadManifestEnv("../deploy/k8s", secretFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := manifest.With(
-		map[string]string{
-			"BATON_CLIENT_ID":     s.creds.ClientID,
-			"BATON_CLIENT_SECRET": s.creds.ClientSecret,
-			"BATON_API_KEY":       s.cfg.apiKey,
-			"BATON_PROVISIONING":  "true",
-		},
-		map[string]string{
-			"BATON_BASE_URL":    s.fullstory.InternalURL(),
-			"BATON_C1_API_HOST": s.c1.APIHost(),
-			"BATON_LOG_LEVEL":   "debug",
-		},
-	)
+	env, err := manifest.With(secret, extra)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,9 +249,6 @@ func gotAccounts(t *testing.T, sum c1sim.UploadSummary) []account {
 		out = append(out, a)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	if sum.Counts["user"] != len(sum.Users) {
-		t.Errorf("summary counts %d users but lists %d", sum.Counts["user"], len(sum.Users))
-	}
 	return out
 }
 
@@ -249,6 +271,16 @@ func (s *stack) checkSyncMatches(t *testing.T, id string) {
 	}
 	if diff := cmp.Diff(want, gotAccounts(t, sum)); diff != "" {
 		t.Errorf("uploaded users differ from the Fullstory simulator's identified users (-want +got):\n%s", diff)
+	}
+	checkSummaryUsers(t, sum)
+}
+
+// checkSummaryUsers checks an upload summary agrees with itself: the count
+// is the number of users listed, and no user was uploaded twice.
+func checkSummaryUsers(t *testing.T, sum c1sim.UploadSummary) {
+	t.Helper()
+	if sum.Counts["user"] != len(sum.Users) {
+		t.Errorf("summary counts %d users but lists %d", sum.Counts["user"], len(sum.Users))
 	}
 	seen := map[string]int{}
 	for _, id := range sum.UserIDs {

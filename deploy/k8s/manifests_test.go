@@ -27,15 +27,31 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cfg "github.com/conductorone/baton-fullstory/connector/config"
+	"github.com/conductorone/baton-fullstory/connector/scim"
 	"github.com/conductorone/baton-sdk/pkg/field"
 )
 
 const (
+	// secretFile configures the API-key source (v2 users), scimSecretFile
+	// the SCIM source (teammates). Both define the one Secret the
+	// Deployment reads, so the Deployment is the same for either.
 	secretFile     = "baton-fullstory-secrets.yaml"
+	scimSecretFile = "baton-fullstory-scim-secrets.yaml"
 	deploymentFile = "baton-fullstory.yaml"
+	secretName     = "baton-fullstory-secrets"
 	imageRepo      = "ghcr.io/conductorone/baton-fullstory"
 	appLabel       = "baton-fullstory"
 )
+
+// sources are the connector's two sources, as the variables of their
+// fields; a Secret must configure exactly one of them, whole.
+var sources = map[string][]string{
+	"api key": {envName(cfg.APIKeyField.FieldName)},
+	"scim":    {envName(cfg.SCIMBaseURLField.FieldName), envName(cfg.SCIMTokenField.FieldName)},
+}
+
+// secretSource is the source each Secret file configures.
+var secretSource = map[string]string{secretFile: "api key", scimSecretFile: "scim"}
 
 // documents splits a YAML file into its non-empty documents.
 func documents(t *testing.T, name string) [][]byte {
@@ -106,30 +122,43 @@ func strictDecode(doc []byte, obj any) error {
 	return nil
 }
 
-// manifests decodes every YAML file of this directory.
-func manifests(t *testing.T) (secrets []*corev1.Secret, deployments []*appsv1.Deployment) {
+// manifests decodes every YAML file of this directory: one Secret in each
+// secret file (by file name) and one Deployment.
+func manifests(t *testing.T) (secrets map[string]*corev1.Secret, deployment *appsv1.Deployment) {
 	t.Helper()
 	files, err := filepath.Glob("*.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := files, []string{secretFile, deploymentFile}; !cmp.Equal(got, want) {
-		t.Fatalf("manifest files: got %v, want %v", got, want)
+	want := []string{secretFile, scimSecretFile, deploymentFile}
+	sort.Strings(want)
+	if !cmp.Equal(files, want) {
+		t.Fatalf("manifest files: got %v, want %v", files, want)
 	}
+	secrets = map[string]*corev1.Secret{}
+	var deployments []*appsv1.Deployment
 	for _, f := range files {
-		for _, doc := range documents(t, f) {
-			switch o := decodeStrict(t, f, doc).(type) {
-			case *corev1.Secret:
-				secrets = append(secrets, o)
-			case *appsv1.Deployment:
-				deployments = append(deployments, o)
+		docs := documents(t, f)
+		if len(docs) != 1 {
+			t.Fatalf("%s: got %d documents, want 1", f, len(docs))
+		}
+		switch o := decodeStrict(t, f, docs[0]).(type) {
+		case *corev1.Secret:
+			if _, ok := secretSource[f]; !ok {
+				t.Fatalf("%s: a Secret in a file that is not one of the secret files", f)
 			}
+			secrets[f] = o
+		case *appsv1.Deployment:
+			if f != deploymentFile {
+				t.Fatalf("%s: a Deployment outside %s", f, deploymentFile)
+			}
+			deployments = append(deployments, o)
 		}
 	}
-	if len(secrets) != 1 || len(deployments) != 1 {
-		t.Fatalf("got %d secrets and %d deployments, want 1 and 1", len(secrets), len(deployments))
+	if len(secrets) != len(secretSource) || len(deployments) != 1 {
+		t.Fatalf("got %d secrets and %d deployments, want %d and 1", len(secrets), len(deployments), len(secretSource))
 	}
-	return secrets, deployments
+	return secrets, deployments[0]
 }
 
 func TestStrictDecodeRejectsTypos(t *testing.T) {
@@ -147,38 +176,105 @@ func TestStrictDecodeRejectsTypos(t *testing.T) {
 }
 
 func TestSecret(t *testing.T) {
-	secrets, deployments := manifests(t)
-	s := secrets[0]
-	if s.Name != "baton-fullstory-secrets" || s.Type != corev1.SecretTypeOpaque {
-		t.Errorf("secret: got name %q type %q, want baton-fullstory-secrets Opaque", s.Name, s.Type)
-	}
-	if len(s.Data) != 0 {
-		t.Errorf("secret: data must be empty (use stringData): got keys %v", keys(s.Data))
-	}
-	want := []string{"BATON_API_KEY", "BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_PROVISIONING"}
-	if diff := cmp.Diff(want, keys(s.StringData)); diff != "" {
-		t.Errorf("secret keys (-want +got):\n%s", diff)
-	}
-	for k, v := range s.StringData {
-		if k != "BATON_PROVISIONING" && !regexp.MustCompile(`^<[^>]+>$`).MatchString(v) {
-			t.Errorf("secret %s: got %q, want a <placeholder>", k, v)
-		}
-	}
-	c := deployments[0].Spec.Template.Spec.Containers[0]
+	secrets, d := manifests(t)
+	c := d.Spec.Template.Spec.Containers[0]
 	var refs []string
 	for _, ef := range c.EnvFrom {
 		if ef.SecretRef != nil {
 			refs = append(refs, ef.SecretRef.Name)
 		}
 	}
-	if diff := cmp.Diff([]string{s.Name}, refs); diff != "" {
+	if diff := cmp.Diff([]string{secretName}, refs); diff != "" {
 		t.Errorf("deployment envFrom secretRef (-want +got):\n%s", diff)
+	}
+	shared := []string{"BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_PROVISIONING"}
+	for file, s := range secrets {
+		// The same Secret whichever file creates it: the Deployment reads it.
+		if s.Name != secretName || s.Type != corev1.SecretTypeOpaque {
+			t.Errorf("%s: got name %q type %q, want %s Opaque", file, s.Name, s.Type, secretName)
+		}
+		if diff := cmp.Diff(map[string]string{"app": appLabel}, s.Labels); diff != "" {
+			t.Errorf("%s labels (-want +got):\n%s", file, diff)
+		}
+		if len(s.Data) != 0 {
+			t.Errorf("%s: data must be empty (use stringData): got keys %v", file, keys(s.Data))
+		}
+		want := append(slices.Clone(shared), sources[secretSource[file]]...)
+		sort.Strings(want)
+		if diff := cmp.Diff(want, keys(s.StringData)); diff != "" {
+			t.Errorf("%s keys (-want +got):\n%s", file, diff)
+		}
+		if got := configuredSources(s.StringData); !cmp.Equal(got, []string{secretSource[file]}) {
+			t.Errorf("%s configures sources %v, want exactly %q", file, got, secretSource[file])
+		}
+		for k, v := range s.StringData {
+			switch k {
+			case "BATON_PROVISIONING":
+				if v != "true" {
+					t.Errorf("%s %s: got %q, want \"true\"", file, k, v)
+				}
+			case envName(cfg.SCIMBaseURLField.FieldName):
+				// Not secret: Fullstory's SCIM endpoint, as the connector parses it.
+				if u, err := scim.ParseBaseURL(v); err != nil || u.String() != scim.DefaultBaseURL {
+					t.Errorf("%s %s: got %q (%v), want %s", file, k, v, err, scim.DefaultBaseURL)
+				}
+			default:
+				if !regexp.MustCompile(`^<[^>]+>$`).MatchString(v) {
+					t.Errorf("%s %s: got %q, want a <placeholder>", file, k, v)
+				}
+			}
+		}
+	}
+}
+
+// configuredSources names the sources whose variables are all set in env,
+// and fails for a source only partly set.
+func configuredSources(env map[string]string) []string {
+	var out []string
+	for name, vars := range sources {
+		n := 0
+		for _, v := range vars {
+			if _, ok := env[v]; ok {
+				n++
+			}
+		}
+		switch n {
+		case 0:
+		case len(vars):
+			out = append(out, name)
+		default:
+			out = append(out, name+" (partly)")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestConfiguredSources(t *testing.T) {
+	got := map[string][]string{}
+	for name, env := range map[string]map[string]string{
+		"none":      {"BATON_CLIENT_ID": "x"},
+		"api key":   {"BATON_API_KEY": "k"},
+		"scim":      {"BATON_SCIM_BASE_URL": "u", "BATON_SCIM_TOKEN": "t"},
+		"both":      {"BATON_API_KEY": "k", "BATON_SCIM_BASE_URL": "u", "BATON_SCIM_TOKEN": "t"},
+		"scim part": {"BATON_SCIM_TOKEN": "t"},
+	} {
+		got[name] = configuredSources(env)
+	}
+	want := map[string][]string{
+		"none":      nil,
+		"api key":   {"api key"},
+		"scim":      {"scim"},
+		"both":      {"api key", "scim"},
+		"scim part": {"scim (partly)"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("configuredSources (-want +got):\n%s", diff)
 	}
 }
 
 func TestDeploymentHardening(t *testing.T) {
-	_, deployments := manifests(t)
-	d := deployments[0]
+	_, d := manifests(t)
 	if d.Name != appLabel {
 		t.Errorf("deployment name: got %q, want %q", d.Name, appLabel)
 	}
@@ -267,8 +363,8 @@ func TestDeploymentHardening(t *testing.T) {
 }
 
 func TestDeploymentProbes(t *testing.T) {
-	_, deployments := manifests(t)
-	c := deployments[0].Spec.Template.Spec.Containers[0]
+	_, d := manifests(t)
+	c := d.Spec.Template.Spec.Containers[0]
 	env := plainEnv(t, c)
 
 	// The health server must be on and reachable by the kubelet.
@@ -319,48 +415,62 @@ func TestDeploymentProbes(t *testing.T) {
 // default fields (the same lists the binary turns into flags and BATON_*
 // variables), and the few variables baton-sdk reads directly.
 func TestEnvNamesAreConnectorFlags(t *testing.T) {
-	secrets, deployments := manifests(t)
-	c := deployments[0].Spec.Template.Spec.Containers[0]
+	secrets, d := manifests(t)
+	c := d.Spec.Template.Spec.Containers[0]
 
 	fields := map[string]field.SchemaField{}
 	for _, f := range append(slices.Clone(field.DefaultFields), cfg.Config.Fields...) {
 		fields[envName(f.FieldName)] = f
 	}
-
-	set := map[string]string{} // name -> where
-	for k := range plainEnv(t, c) {
-		set[k] = "deployment env"
-	}
-	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			set[e.Name] = "deployment env valueFrom"
-		}
-	}
-	for k := range secrets[0].StringData {
-		set[k] = "secret"
-	}
-
 	sdkSource := sdkDir(t)
-	for name, where := range set {
-		f, ok := fields[name]
-		if !ok {
-			if !readsEnvDirectly(t, sdkSource, name) {
-				t.Errorf("%s sets %s: not a connector or baton-sdk flag, and baton-sdk does not read it", where, name)
+
+	// Each Secret with the Deployment is one complete environment.
+	for file, secret := range secrets {
+		set := map[string]string{} // name -> where
+		for k := range plainEnv(t, c) {
+			set[k] = "deployment env"
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil {
+				set[e.Name] = "deployment env valueFrom"
 			}
-			continue
 		}
-		if f.Secret && where != "secret" {
-			t.Errorf("%s is a secret field but comes from the %s, want the Secret", name, where)
+		for k := range secret.StringData {
+			if where, dup := set[k]; dup {
+				t.Errorf("%s sets %s, which the %s sets too", file, k, where)
+			}
+			set[k] = "secret"
 		}
-	}
-	for _, name := range []string{"BATON_CLIENT_ID", "BATON_CLIENT_SECRET"} {
-		if set[name] != "secret" {
-			t.Errorf("%s: got from %q, want from the Secret (service mode)", name, set[name])
+
+		for name, where := range set {
+			f, ok := fields[name]
+			if !ok {
+				if !readsEnvDirectly(t, sdkSource, name) {
+					t.Errorf("%s: %s sets %s: not a connector or baton-sdk flag, and baton-sdk does not read it", file, where, name)
+				}
+				continue
+			}
+			if f.Secret && where != "secret" {
+				t.Errorf("%s: %s is a secret field but comes from the %s, want the Secret", file, name, where)
+			}
 		}
-	}
-	for _, f := range cfg.Config.Fields {
-		if f.Required && set[envName(f.FieldName)] == "" {
-			t.Errorf("required connector field %s (%s) is not set by the manifests", f.FieldName, envName(f.FieldName))
+		for _, name := range []string{"BATON_CLIENT_ID", "BATON_CLIENT_SECRET"} {
+			if set[name] != "secret" {
+				t.Errorf("%s: %s: got from %q, want from the Secret (service mode)", file, name, set[name])
+			}
+		}
+		for _, f := range cfg.Config.Fields {
+			if f.Required && set[envName(f.FieldName)] == "" {
+				t.Errorf("%s: required connector field %s (%s) is not set by the manifests", file, f.FieldName, envName(f.FieldName))
+			}
+		}
+		// The Deployment sets no source of its own: the Secret picks it.
+		for name, vars := range sources {
+			for _, v := range vars {
+				if where := set[v]; where != "" && where != "secret" {
+					t.Errorf("%s: %s (source %s) comes from the %s, want only from the Secret", file, v, name, where)
+				}
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package c1sim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,12 +18,15 @@ type Credentials struct {
 
 // TaskRequest is the body of POST /admin/tasks.
 type TaskRequest struct {
-	Type         string `json:"type"` // full_sync, create_account, delete_resource, grant, revoke
-	Login        string `json:"login,omitempty"`
-	Email        string `json:"email,omitempty"`
-	DisplayName  string `json:"display_name,omitempty"`
-	ResourceType string `json:"resource_type,omitempty"`
-	ResourceID   string `json:"resource_id,omitempty"`
+	Type        string `json:"type"` // full_sync, create_account, delete_resource, grant, revoke
+	Login       string `json:"login,omitempty"`
+	Email       string `json:"email,omitempty"`
+	DisplayName string `json:"display_name,omitempty"`
+	// Profile is create_account's AccountInfo profile beside login, email
+	// and display_name (e.g. SCIM mode's given_name and family_name).
+	Profile      map[string]any `json:"profile,omitempty"`
+	ResourceType string         `json:"resource_type,omitempty"`
+	ResourceID   string         `json:"resource_id,omitempty"`
 }
 
 // Task statuses.
@@ -47,6 +51,48 @@ type Task struct {
 	Heartbeats int `json:"heartbeats"`
 	// Uploads counts accepted c1z uploads for the task.
 	Uploads int `json:"uploads"`
+	// Response is the protojson of the response the connector finished
+	// the task with, if any (an Any: "@type" plus the message's fields).
+	Response json.RawMessage `json:"response,omitempty"`
+}
+
+// Create-account outcomes, as baton-sdk's CreateAccountResponse names them.
+const (
+	CreateSucceeded     = "success"
+	CreateAlreadyExists = "alreadyExists"
+)
+
+// CreateResult is what a finished create_account task reported: the outcome
+// and the account's resource id.
+type CreateResult struct {
+	Outcome    string // CreateSucceeded or CreateAlreadyExists
+	ResourceID string
+}
+
+// CreateAccountResult decodes the response of a create_account task.
+func (t Task) CreateAccountResult() (CreateResult, error) {
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(t.Response, &resp); err != nil {
+		return CreateResult{}, fmt.Errorf("c1sim: task %s response %q: %w", t.ID, t.Response, err)
+	}
+	for _, outcome := range []string{CreateSucceeded, CreateAlreadyExists} {
+		raw, ok := resp[outcome]
+		if !ok {
+			continue
+		}
+		var r struct {
+			Resource struct {
+				ID struct {
+					Resource string `json:"resource"`
+				} `json:"id"`
+			} `json:"resource"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return CreateResult{}, fmt.Errorf("c1sim: task %s %s: %w", t.ID, outcome, err)
+		}
+		return CreateResult{Outcome: outcome, ResourceID: r.Resource.ID.Resource}, nil
+	}
+	return CreateResult{}, fmt.Errorf("c1sim: task %s: no create-account outcome in response %s", t.ID, t.Response)
 }
 
 // Finished reports whether the task reached a final status.

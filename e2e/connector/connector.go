@@ -72,7 +72,8 @@ func WithNetwork(nw *testcontainers.DockerNetwork, alias string) testcontainers.
 }
 
 // WithEnv adds environment variables (later calls win), e.g. the Secret's
-// BATON_CLIENT_ID, BATON_CLIENT_SECRET, BATON_API_KEY.
+// BATON_CLIENT_ID, BATON_CLIENT_SECRET and BATON_API_KEY, or in SCIM mode
+// BATON_SCIM_BASE_URL and BATON_SCIM_TOKEN instead of BATON_API_KEY.
 func WithEnv(env map[string]string) Option {
 	return func(o *options) error {
 		if o.env == nil {

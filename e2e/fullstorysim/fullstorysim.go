@@ -56,6 +56,10 @@ type options struct {
 	certPEM        []byte
 	keyPEM         []byte
 	args           []string
+
+	scimTokens      []string
+	teammates       *int
+	scimMaxPageSize int
 }
 
 // Option configures the simulator. It is also a testcontainers.ContainerCustomizer
@@ -210,6 +214,15 @@ func (o options) flags() []string {
 	}
 	if o.certPEM != nil {
 		args = append(args, "--tls-cert", certPath, "--tls-key", keyPath)
+	}
+	for _, tok := range o.scimTokens {
+		args = append(args, "--scim-token", tok)
+	}
+	if o.teammates != nil {
+		args = append(args, "--teammates", strconv.Itoa(*o.teammates))
+	}
+	if o.scimMaxPageSize > 0 {
+		args = append(args, "--scim-max-page-size", strconv.Itoa(o.scimMaxPageSize))
 	}
 	return append(args, o.args...)
 }

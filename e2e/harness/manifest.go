@@ -11,29 +11,54 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// The Deployment and the two variants of its Secret in deploy/k8s: one per
+// source the connector can read (exactly one is configured). Both Secrets
+// have the name the Deployment's envFrom references, so the Deployment is
+// the same for either.
+const (
+	DeploymentFile = "baton-fullstory.yaml"
+	// APIKeySecretFile configures the v2 users source (BATON_API_KEY).
+	APIKeySecretFile = "baton-fullstory-secrets.yaml"
+	// SCIMSecretFile configures the SCIM teammates source
+	// (BATON_SCIM_BASE_URL, BATON_SCIM_TOKEN).
+	SCIMSecretFile = "baton-fullstory-scim-secrets.yaml"
+)
+
 // ManifestEnv is the connector's environment as the Kubernetes manifests in
-// dir (deploy/k8s) give it: the Deployment's plain values and the names of the
-// Secret's keys (envFrom).
+// dir (deploy/k8s) give it: the Deployment's plain values and the names of
+// the Secret's keys (envFrom).
 type ManifestEnv struct {
 	Plain      map[string]string
 	SecretKeys []string
 }
 
-// LoadManifestEnv reads baton-fullstory.yaml and baton-fullstory-secrets.yaml.
-func LoadManifestEnv(dir string) (ManifestEnv, error) {
+// LoadManifestEnv reads the Deployment and the Secret in secretFile
+// (APIKeySecretFile or SCIMSecretFile), and checks the Deployment's envFrom
+// names that Secret.
+func LoadManifestEnv(dir, secretFile string) (ManifestEnv, error) {
 	var dep appsv1.Deployment
-	if err := readYAML(filepath.Join(dir, "baton-fullstory.yaml"), &dep); err != nil {
+	if err := readYAML(filepath.Join(dir, DeploymentFile), &dep); err != nil {
 		return ManifestEnv{}, err
 	}
 	var sec corev1.Secret
-	if err := readYAML(filepath.Join(dir, "baton-fullstory-secrets.yaml"), &sec); err != nil {
+	if err := readYAML(filepath.Join(dir, secretFile), &sec); err != nil {
 		return ManifestEnv{}, err
 	}
 	if n := len(dep.Spec.Template.Spec.Containers); n != 1 {
 		return ManifestEnv{}, fmt.Errorf("harness: deployment has %d containers, want 1", n)
 	}
+	ctr := dep.Spec.Template.Spec.Containers[0]
+	var refs []string
+	for _, ef := range ctr.EnvFrom {
+		if ef.SecretRef != nil {
+			refs = append(refs, ef.SecretRef.Name)
+		}
+	}
+	if len(refs) != 1 || refs[0] != sec.Name {
+		return ManifestEnv{}, fmt.Errorf("harness: %s defines Secret %q but the Deployment's envFrom names %v", secretFile, sec.Name, refs)
+	}
 	env := ManifestEnv{Plain: map[string]string{}}
-	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+	for _, e := range ctr.Env {
 		if e.ValueFrom == nil {
 			env.Plain[e.Name] = e.Value
 		}
