@@ -136,11 +136,18 @@ type runResult struct {
 // limit; a run still going at the limit is killed, tree and all.
 func runBounded(t *testing.T, limit time.Duration, args ...string) runResult {
 	t.Helper()
+	return runBoundedEnv(t, limit, nil, args...)
+}
+
+// runBoundedEnv is runBounded with extra environment variables. Its output
+// is stdout and stderr interleaved.
+func runBoundedEnv(t *testing.T, limit time.Duration, env []string, args ...string) runResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"HOME=" + cmd.Dir, "PATH=/usr/bin:/bin", "TMPDIR=" + cmd.Dir}
+	cmd.Env = append([]string{"HOME=" + cmd.Dir, "PATH=/usr/bin:/bin", "TMPDIR=" + cmd.Dir}, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
