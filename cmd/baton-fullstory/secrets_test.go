@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -444,4 +447,112 @@ func TestServiceModeSecretsStayOutOfLogsUploadsAndState(t *testing.T) {
 		t.Fatalf("state file: %v", err)
 	}
 	checkNoSecrets(t, "the C1 simulator's state file", stateBytes, secrets)
+}
+
+// credentialCheck names a function of a simulator that decides whether a
+// presented credential is right, and the calls that make the decision safe.
+type credentialCheck struct {
+	dir, fn string
+	// want: any of these calls, in fn or in the package's functions it
+	// calls (three levels deep), e.g. "subtle.ConstantTimeCompare".
+	want []string
+	why  string
+}
+
+// TestSimulatorsCompareCredentialsInConstantTime reads the simulators'
+// source: every place that checks an API key, a bearer token or an admin
+// token must compare in constant time (crypto/subtle), or look the token up
+// only by its SHA-256 (which tells a caller timing it nothing about a
+// stored token). A timing test would be flaky; the source is not.
+func TestSimulatorsCompareCredentialsInConstantTime(t *testing.T) {
+	constantTime := []string{"subtle.ConstantTimeCompare", "hmac.Equal"}
+	for _, c := range []credentialCheck{
+		{"../../simulator/fullstory", "keyRole", constantTime, "v2 API keys (Authorization: Basic)"},
+		{"../../simulator/fullstory", "scimTokenOK", constantTime, "SCIM bearer tokens"},
+		{"../../simulator/fullstory", "adminAuth", constantTime, "the /_simulator admin token"},
+		{"../../simulator/conductorone", "requireAdmin", constantTime, "the admin API token"},
+		{"../../simulator/conductorone", "authenticate", append([]string{"sha256.Sum256"}, constantTime...), "bearer tokens on BatonService"},
+	} {
+		t.Run(filepath.Base(c.dir)+"."+c.fn, func(t *testing.T) {
+			funcs := packageFuncs(t, c.dir)
+			if _, ok := funcs[c.fn]; !ok {
+				t.Fatalf("%s has no function %s any more: update this test to the function that checks %s", c.dir, c.fn, c.why)
+			}
+			if !reaches(funcs, c.fn, c.want, 3, map[string]bool{}) {
+				t.Errorf("%s.%s checks %s without any of %v: compare in constant time (see scimTokenOK: "+
+					"keep sha256 digests of the accepted credentials and subtle.ConstantTimeCompare each against the digest of the presented one)",
+					filepath.Base(c.dir), c.fn, c.why, c.want)
+			}
+		})
+	}
+}
+
+// packageFuncs parses a package's non-test files: functions and methods by name.
+func packageFuncs(t *testing.T, dir string) map[string]*ast.FuncDecl {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs := map[string]*ast.FuncDecl{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatalf("parse %s: %v", name, err)
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				funcs[fd.Name.Name] = fd
+			}
+		}
+	}
+	return funcs
+}
+
+// reaches reports whether fn, or a package function it calls (depth levels
+// deep), calls one of want ("pkg.Func").
+func reaches(funcs map[string]*ast.FuncDecl, fn string, want []string, depth int, seen map[string]bool) bool {
+	fd, ok := funcs[fn]
+	if !ok || seen[fn] || fd.Body == nil {
+		return false
+	}
+	seen[fn] = true
+	found := false
+	var callees []string
+	ast.Inspect(fd.Body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found {
+			return !found
+		}
+		switch f := call.Fun.(type) {
+		case *ast.SelectorExpr:
+			if x, ok := f.X.(*ast.Ident); ok {
+				for _, w := range want {
+					if x.Name+"."+f.Sel.Name == w {
+						found = true
+					}
+				}
+			}
+			callees = append(callees, f.Sel.Name) // s.method(...)
+		case *ast.Ident:
+			callees = append(callees, f.Name)
+		}
+		return true
+	})
+	if found {
+		return true
+	}
+	if depth == 0 {
+		return false
+	}
+	for _, c := range callees {
+		if reaches(funcs, c, want, depth-1, seen) {
+			return true
+		}
+	}
+	return false
 }
