@@ -277,18 +277,50 @@ func TestSecretsStayOutOfLogsHelpAndC1Z(t *testing.T) {
 		checkNoSecrets(t, "the output", []byte(res.out), map[string]string{"rejected API key": rejected, "API key": secretKey})
 	})
 
+	t.Run("SCIM sync and a rejected SCIM token, debug", func(t *testing.T) {
+		const secretSCIM = "scim-secret-token-Vb6Hn1Tq8e"
+		scimSim, err := fssim.New(fssim.WithSCIMToken(secretSCIM), fssim.WithSeed(15), fssim.WithTeammates(45))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scimSrv := httptest.NewServer(scimSim.Handler())
+		t.Cleanup(func() {
+			scimSrv.Close()
+			_ = scimSim.Close()
+		})
+		knownTeammate := scimSim.Teammates()[0].UserName
+		scimSecrets := map[string]string{"SCIM token": secretSCIM}
+		out := filepath.Join(t.TempDir(), "sync.c1z")
+		res := runBounded(t, 2*time.Minute, "--scim-base-url", scimSrv.URL+"/scim/v2", "--scim-token", secretSCIM,
+			"--log-level", "debug", "--storage-engine", "sqlite", "-f", out)
+		if res.err != nil {
+			t.Fatalf("SCIM sync: %v\n%s", res.err, tail(res.out, 30))
+		}
+		checkNoSecrets(t, "the output", []byte(res.out), scimSecrets)
+		checkC1Z(t, out, knownTeammate, scimSecrets)
+
+		rejected := "scim-rejected-token-Lm2Kx7Wd"
+		res = runBounded(t, 2*time.Minute, "--scim-base-url", scimSrv.URL+"/scim/v2", "--scim-token", rejected,
+			"--log-level", "debug", "-f", filepath.Join(t.TempDir(), "sync.c1z"))
+		if !failedAfterStart(res.err, res.out) || !strings.Contains(res.out, "Fullstory rejected the SCIM token") {
+			t.Fatalf("rejected SCIM token: exit %v\n%s", res.err, tail(res.out, 30))
+		}
+		checkNoSecrets(t, "the output", []byte(res.out), map[string]string{"rejected SCIM token": rejected, "SCIM token": secretSCIM})
+	})
+
 	clientSecret := "secret-token:conductorone.com:v1:" + base64.RawURLEncoding.EncodeToString([]byte(`{"kty":"OKP","crv":"Ed25519","d":"c2VjcmV0LWQtdmFsdWUtZm9yLXRlc3Rz","x":"eA"}`))
 	for _, args := range [][]string{{"--help"}, {"--api-key", secretKey, "--help"}, {"config"}, {"capabilities"}, {"--version"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			res := runBoundedEnv(t, time.Minute, []string{"BATON_API_KEY=" + secretKey, "BATON_CLIENT_ID=x@localhost/pcc",
-				"BATON_CLIENT_SECRET=" + clientSecret, "BATON_BASE_URL=" + srv.URL}, args...)
+				"BATON_CLIENT_SECRET=" + clientSecret, "BATON_BASE_URL=" + srv.URL, "BATON_SCIM_TOKEN=scim-env-token-Pq4Rs8Tu"}, args...)
 			if res.err != nil {
 				t.Fatalf("%v: %v\n%s", args, res.err, tail(res.out, 20))
 			}
 			if args[len(args)-1] == "--help" && !strings.Contains(res.out, "--api-key") {
 				t.Fatalf("help does not list --api-key:\n%s", res.out)
 			}
-			checkNoSecrets(t, "the output", []byte(res.out), map[string]string{"API key": secretKey, "client secret": clientSecret})
+			checkNoSecrets(t, "the output", []byte(res.out), map[string]string{"API key": secretKey, "client secret": clientSecret,
+				"SCIM token": "scim-env-token-Pq4Rs8Tu"})
 		})
 	}
 }
