@@ -125,7 +125,7 @@ type SummaryEmail struct {
 // MintCredentials registers a new client named name.
 func (c *Container) MintCredentials(ctx context.Context, name string) (Credentials, error) {
 	var out Credentials
-	err := c.do(ctx, http.MethodPost, "/admin/credentials", map[string]string{"name": name}, &out)
+	err := c.admin.Do(ctx, http.MethodPost, "/admin/credentials", map[string]string{"name": name}, &out)
 	return out, err
 }
 
@@ -134,7 +134,7 @@ func (c *Container) EnqueueTask(ctx context.Context, t TaskRequest) (string, err
 	var out struct {
 		ID string `json:"id"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/admin/tasks", t, &out); err != nil {
+	if err := c.admin.Do(ctx, http.MethodPost, "/admin/tasks", t, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
@@ -146,14 +146,14 @@ func (c *Container) EnqueueTask(ctx context.Context, t TaskRequest) (string, err
 // Task returns one task.
 func (c *Container) Task(ctx context.Context, id string) (Task, error) {
 	var out Task
-	err := c.do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id), nil, &out)
+	err := c.admin.Do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id), nil, &out)
 	return out, err
 }
 
 // Tasks lists all tasks.
 func (c *Container) Tasks(ctx context.Context) ([]Task, error) {
 	var out []Task
-	err := c.do(ctx, http.MethodGet, "/admin/tasks", nil, &out)
+	err := c.admin.Do(ctx, http.MethodGet, "/admin/tasks", nil, &out)
 	return out, err
 }
 
@@ -161,7 +161,7 @@ func (c *Container) Tasks(ctx context.Context) ([]Task, error) {
 func (c *Container) WaitTask(ctx context.Context, id string) (Task, error) {
 	for {
 		var t Task
-		if err := c.do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id)+"?wait=30s", nil, &t); err != nil {
+		if err := c.admin.Do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id)+"?wait=30s", nil, &t); err != nil {
 			return t, err
 		}
 		if t.Finished() {
@@ -178,13 +178,13 @@ func (c *Container) WaitTask(ctx context.Context, id string) (Task, error) {
 // Upload returns the c1z the connector uploaded for a task.
 func (c *Container) Upload(ctx context.Context, id string) ([]byte, error) {
 	var out []byte
-	err := c.do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id)+"/upload", nil, &out)
+	err := c.admin.Do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id)+"/upload", nil, &out)
 	return out, err
 }
 
 // Summary returns the simulator's decoding of a task's upload.
 func (c *Container) Summary(ctx context.Context, id string) (UploadSummary, error) {
 	var out UploadSummary
-	err := c.do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id)+"/upload/summary", nil, &out)
+	err := c.admin.Do(ctx, http.MethodGet, "/admin/tasks/"+url.PathEscape(id)+"/upload/summary", nil, &out)
 	return out, err
 }

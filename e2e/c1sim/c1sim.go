@@ -4,9 +4,7 @@
 package c1sim
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +15,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/conductorone/baton-fullstory/e2e/harness"
 )
 
 const (
@@ -35,7 +35,7 @@ type Container struct {
 	testcontainers.Container
 	settings options
 	caPEM    []byte
-	client   *http.Client
+	admin    harness.AdminClient
 }
 
 type options struct {
@@ -54,7 +54,7 @@ func (Option) Customize(*testcontainers.GenericContainerRequest) error { return 
 // WithNetwork attaches the simulator to nw under alias. Its TLS certificate is
 // issued for alias (and localhost), so the connector reaches it as alias:8443.
 func WithNetwork(nw *testcontainers.DockerNetwork, alias string) testcontainers.ContainerCustomizer {
-	return multi{
+	return harness.Multi{
 		Option(func(o *options) error {
 			if alias == "" {
 				return errors.New("c1sim: empty network alias")
@@ -85,12 +85,8 @@ func WithArgs(args ...string) Option {
 // the CA it generated.
 func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
 	var settings options
-	for _, opt := range flatten(opts) {
-		if o, ok := opt.(Option); ok {
-			if err := o(&settings); err != nil {
-				return nil, err
-			}
-		}
+	if err := harness.ApplyOptions[Option](&settings, opts); err != nil {
+		return nil, err
 	}
 	if settings.alias == "" {
 		return nil, errors.New("c1sim: WithNetwork is required (the TLS certificate names the network alias)")
@@ -122,7 +118,11 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 	ctr, err := testcontainers.Run(ctx, img, moduleOpts...)
 	var c *Container
 	if ctr != nil {
-		c = &Container{Container: ctr, settings: settings, client: &http.Client{Timeout: 2 * time.Minute}}
+		c = &Container{Container: ctr, settings: settings}
+		c.admin = harness.AdminClient{
+			Name: "c1sim", BaseURL: c.AdminURL, Token: settings.adminToken,
+			HTTP: &http.Client{Timeout: 2 * time.Minute}, // long enough for ?wait=30s
+		}
 	}
 	if err != nil {
 		return c, fmt.Errorf("c1sim: run %s: %w", img, err)
@@ -149,84 +149,9 @@ func (c *Container) APIHost() string {
 
 // AdminURL is the admin API's URL as this host reaches it.
 func (c *Container) AdminURL(ctx context.Context) (string, error) {
-	host, err := c.Host(ctx)
+	u, err := c.PortEndpoint(ctx, nat.Port(AdminPort), "http")
 	if err != nil {
-		return "", fmt.Errorf("c1sim: host: %w", err)
+		return "", fmt.Errorf("c1sim: admin URL: %w", err)
 	}
-	port, err := c.MappedPort(ctx, nat.Port(AdminPort))
-	if err != nil {
-		return "", fmt.Errorf("c1sim: mapped port: %w", err)
-	}
-	return fmt.Sprintf("http://%s:%s", host, port.Port()), nil
-}
-
-type multi []testcontainers.ContainerCustomizer
-
-func (m multi) Customize(req *testcontainers.GenericContainerRequest) error {
-	for _, c := range m {
-		if err := c.Customize(req); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func flatten(opts []testcontainers.ContainerCustomizer) []testcontainers.ContainerCustomizer {
-	var out []testcontainers.ContainerCustomizer
-	for _, o := range opts {
-		if m, ok := o.(multi); ok {
-			out = append(out, flatten(m)...)
-			continue
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
-// do sends one admin request; out is a JSON target, or *[]byte for raw bytes.
-func (c *Container) do(ctx context.Context, method, path string, in, out any) error {
-	base, err := c.AdminURL(ctx)
-	if err != nil {
-		return err
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("c1sim: encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
-	if err != nil {
-		return fmt.Errorf("c1sim: %s %s: %w", method, path, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.settings.adminToken != "" {
-		req.Header.Set("Authorization", "Bearer "+c.settings.adminToken)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("c1sim: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("c1sim: read %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("c1sim: %s %s: status %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	switch out := out.(type) {
-	case nil:
-	case *[]byte:
-		*out = b
-	default:
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("c1sim: decode %s %s: %w", method, path, err)
-		}
-	}
-	return nil
+	return u, nil
 }

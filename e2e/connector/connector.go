@@ -22,6 +22,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/conductorone/baton-fullstory/e2e/harness"
 )
 
 const (
@@ -65,7 +67,7 @@ func (Option) Customize(*testcontainers.GenericContainerRequest) error { return 
 
 // WithNetwork attaches the connector to nw under alias.
 func WithNetwork(nw *testcontainers.DockerNetwork, alias string) testcontainers.ContainerCustomizer {
-	return multi{
+	return harness.Multi{
 		Option(func(o *options) error { o.alias = alias; return nil }),
 		network.WithNetwork([]string{alias}, nw),
 	}
@@ -105,12 +107,8 @@ func WithCACerts(pems ...[]byte) Option {
 // Kubernetes manifest, so the wait uses the same route the readiness probe does.
 func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
 	settings := options{env: map[string]string{}}
-	for _, opt := range flatten(opts) {
-		if o, ok := opt.(Option); ok {
-			if err := o(&settings); err != nil {
-				return nil, err
-			}
-		}
+	if err := harness.ApplyOptions[Option](&settings, opts); err != nil {
+		return nil, err
 	}
 	env := map[string]string{
 		"BATON_HEALTH_CHECK":              "true",
@@ -185,15 +183,11 @@ func writeCABundle(cas [][]byte) (string, error) {
 
 // HealthURL is the health server's URL as this host reaches it.
 func (c *Container) HealthURL(ctx context.Context) (string, error) {
-	host, err := c.Host(ctx)
+	u, err := c.PortEndpoint(ctx, nat.Port(HealthPort), "http")
 	if err != nil {
-		return "", fmt.Errorf("connector: host: %w", err)
+		return "", fmt.Errorf("connector: health URL: %w", err)
 	}
-	port, err := c.MappedPort(ctx, nat.Port(HealthPort))
-	if err != nil {
-		return "", fmt.Errorf("connector: mapped port: %w", err)
-	}
-	return fmt.Sprintf("http://%s:%s", host, port.Port()), nil
+	return u, nil
 }
 
 // Kill sends SIGKILL, as the OOM killer or a node failure would: no graceful
@@ -215,27 +209,4 @@ func (c *Container) Kill(ctx context.Context) error {
 	case err := <-errC:
 		return fmt.Errorf("connector: wait for kill: %w", err)
 	}
-}
-
-type multi []testcontainers.ContainerCustomizer
-
-func (m multi) Customize(req *testcontainers.GenericContainerRequest) error {
-	for _, c := range m {
-		if err := c.Customize(req); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func flatten(opts []testcontainers.ContainerCustomizer) []testcontainers.ContainerCustomizer {
-	var out []testcontainers.ContainerCustomizer
-	for _, o := range opts {
-		if m, ok := o.(multi); ok {
-			out = append(out, flatten(m)...)
-			continue
-		}
-		out = append(out, o)
-	}
-	return out
 }

@@ -45,33 +45,33 @@ type Seed struct {
 // Users dumps the store, sorted by ID.
 func (c *Container) Users(ctx context.Context) ([]User, error) {
 	var out []User
-	err := c.do(ctx, http.MethodGet, "/_simulator/users", nil, &out)
+	err := c.admin.Do(ctx, http.MethodGet, "/_simulator/users", nil, &out)
 	return out, err
 }
 
 // Reset empties the store.
 func (c *Container) Reset(ctx context.Context) error {
-	return c.do(ctx, http.MethodPost, "/_simulator/reset", nil, nil)
+	return c.admin.Do(ctx, http.MethodPost, "/_simulator/reset", nil, nil)
 }
 
 // SeedUsers adds users.
 func (c *Container) SeedUsers(ctx context.Context, s Seed) error {
-	return c.do(ctx, http.MethodPost, "/_simulator/seed", s, nil)
+	return c.admin.Do(ctx, http.MethodPost, "/_simulator/seed", s, nil)
 }
 
 // SetFaults replaces the faults.
 func (c *Container) SetFaults(ctx context.Context, f Faults) error {
-	return c.do(ctx, http.MethodPut, "/_simulator/faults", f, nil)
+	return c.admin.Do(ctx, http.MethodPut, "/_simulator/faults", f, nil)
 }
 
 // Requests returns the request log.
 func (c *Container) Requests(ctx context.Context) ([]Request, error) {
 	var out []Request
-	err := c.do(ctx, http.MethodGet, "/_simulator/requests", nil, &out)
+	err := c.admin.Do(ctx, http.MethodGet, "/_simulator/requests", nil, &out)
 	return out, err
 }
 
 // ClearRequests empties the request log.
 func (c *Container) ClearRequests(ctx context.Context) error {
-	return c.do(ctx, http.MethodDelete, "/_simulator/requests", nil, nil)
+	return c.admin.Do(ctx, http.MethodDelete, "/_simulator/requests", nil, nil)
 }

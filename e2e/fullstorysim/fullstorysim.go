@@ -8,10 +8,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,6 +19,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/conductorone/baton-fullstory/e2e/harness"
 )
 
 const (
@@ -37,7 +37,7 @@ const (
 type Container struct {
 	testcontainers.Container
 	settings options
-	client   *http.Client
+	admin    harness.AdminClient
 }
 
 type apiKey struct{ key, role string }
@@ -71,7 +71,7 @@ func (Option) Customize(*testcontainers.GenericContainerRequest) error { return 
 
 // WithNetwork attaches the simulator to nw under alias; InternalURL uses it.
 func WithNetwork(nw *testcontainers.DockerNetwork, alias string) testcontainers.ContainerCustomizer {
-	return multi{
+	return harness.Multi{
 		Option(func(o *options) error {
 			if alias == "" {
 				return errors.New("fullstorysim: empty network alias")
@@ -142,12 +142,8 @@ func WithArgs(args ...string) Option {
 // Run starts the simulator image and waits until its health route answers.
 func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustomizer) (*Container, error) {
 	var settings options
-	for _, opt := range flatten(opts) {
-		if o, ok := opt.(Option); ok {
-			if err := o(&settings); err != nil {
-				return nil, err
-			}
-		}
+	if err := harness.ApplyOptions[Option](&settings, opts); err != nil {
+		return nil, err
 	}
 
 	scheme := "http"
@@ -174,7 +170,11 @@ func Run(ctx context.Context, img string, opts ...testcontainers.ContainerCustom
 	ctr, err := testcontainers.Run(ctx, img, moduleOpts...)
 	var c *Container
 	if ctr != nil {
-		c = &Container{Container: ctr, settings: settings, client: newClient(settings.caPEM)}
+		c = &Container{Container: ctr, settings: settings}
+		c.admin = harness.AdminClient{
+			Name: "fullstorysim", BaseURL: c.BaseURL, Token: settings.adminToken,
+			HTTP: newClient(settings.caPEM),
+		}
 	}
 	if err != nil {
 		return c, fmt.Errorf("fullstorysim: run %s: %w", img, err)
@@ -236,15 +236,11 @@ func (c *Container) scheme() string {
 
 // BaseURL is the simulator's URL as this host reaches it (a loopback port).
 func (c *Container) BaseURL(ctx context.Context) (string, error) {
-	host, err := c.Host(ctx)
+	u, err := c.PortEndpoint(ctx, nat.Port(Port), c.scheme())
 	if err != nil {
-		return "", fmt.Errorf("fullstorysim: host: %w", err)
+		return "", fmt.Errorf("fullstorysim: base URL: %w", err)
 	}
-	port, err := c.MappedPort(ctx, nat.Port(Port))
-	if err != nil {
-		return "", fmt.Errorf("fullstorysim: mapped port: %w", err)
-	}
-	return fmt.Sprintf("%s://%s:%s", c.scheme(), host, port.Port()), nil
+	return u, nil
 }
 
 // InternalURL is the simulator's URL as other containers on the network reach
@@ -254,7 +250,7 @@ func (c *Container) InternalURL() string {
 }
 
 // HTTPClient trusts the simulator's CA when it serves TLS.
-func (c *Container) HTTPClient() *http.Client { return c.client }
+func (c *Container) HTTPClient() *http.Client { return c.admin.HTTP }
 
 func newClient(caPEM []byte) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -264,73 +260,4 @@ func newClient(caPEM []byte) *http.Client {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
-
-// multi groups customizers so one option can both configure the module and
-// the container request.
-type multi []testcontainers.ContainerCustomizer
-
-func (m multi) Customize(req *testcontainers.GenericContainerRequest) error {
-	for _, c := range m {
-		if err := c.Customize(req); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func flatten(opts []testcontainers.ContainerCustomizer) []testcontainers.ContainerCustomizer {
-	var out []testcontainers.ContainerCustomizer
-	for _, o := range opts {
-		if m, ok := o.(multi); ok {
-			out = append(out, flatten(m)...)
-			continue
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
-// do sends one admin request and decodes a JSON answer into out (if not nil).
-func (c *Container) do(ctx context.Context, method, path string, in, out any) error {
-	base, err := c.BaseURL(ctx)
-	if err != nil {
-		return err
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("fullstorysim: encode %s %s: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
-	if err != nil {
-		return fmt.Errorf("fullstorysim: %s %s: %w", method, path, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.settings.adminToken != "" {
-		req.Header.Set("Authorization", "Bearer "+c.settings.adminToken)
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fullstorysim: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("fullstorysim: read %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("fullstorysim: %s %s: status %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("fullstorysim: decode %s %s: %w", method, path, err)
-		}
-	}
-	return nil
 }

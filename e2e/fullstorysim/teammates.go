@@ -77,6 +77,6 @@ func (c *Container) SCIMInternalURL() string { return c.InternalURL() + SCIMPath
 // Teammates dumps the SCIM teammates, sorted by id.
 func (c *Container) Teammates(ctx context.Context) ([]Teammate, error) {
 	var out []Teammate
-	err := c.do(ctx, http.MethodGet, "/_simulator/teammates", nil, &out)
+	err := c.admin.Do(ctx, http.MethodGet, "/_simulator/teammates", nil, &out)
 	return out, err
 }
