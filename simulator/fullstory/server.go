@@ -2,6 +2,7 @@ package fullstory
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -308,8 +309,18 @@ func (s *Server) keyRole(key string) (Role, bool) {
 	if len(s.cfg.keys) == 0 {
 		return RoleAdmin, key != ""
 	}
-	r, ok := s.cfg.keys[key]
-	return r, ok
+	// Compare the presented key with every configured one in constant
+	// time, so response timing says nothing about the keys.
+	sum := sha256.Sum256([]byte(key))
+	var role Role
+	found := 0
+	for k, r := range s.cfg.keys {
+		want := sha256.Sum256([]byte(k))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			role, found = r, 1
+		}
+	}
+	return role, found == 1
 }
 
 // OpenMode reports whether no API key is configured (any key is accepted
