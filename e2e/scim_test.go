@@ -63,7 +63,8 @@ func TestServiceModeSCIMTeammates(t *testing.T) {
 		t.Fatalf("create_account added %d teammates, want 1: %+v", len(added), added)
 	}
 	wantNew := fullstorysim.Teammate{
-		ID: res.ResourceID, UserName: newEmail, DisplayName: "New Teammate",
+		Schemas: []string{fullstorysim.SCIMUserSchema},
+		ID:      res.ResourceID, UserName: newEmail, DisplayName: "New Teammate",
 		Name:   &fullstorysim.TeammateName{GivenName: "New", FamilyName: "Teammate"},
 		Emails: []fullstorysim.TeammateEmail{{Value: newEmail, Type: "work", Primary: true}},
 		Active: true,

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/conductorone/baton-fullstory/simulator/conductorone"
 )
 
 // Credentials are a minted ConductorOne client, as the connector's
@@ -99,28 +101,13 @@ func (t Task) CreateAccountResult() (CreateResult, error) {
 func (t Task) Finished() bool { return t.Status == StatusSucceeded || t.Status == StatusFailed }
 
 // UploadSummary is GET /admin/tasks/{id}/upload/summary: the simulator's
-// decoding of the uploaded c1z with baton-sdk's reader.
-type UploadSummary struct {
-	Counts  map[string]int `json:"counts"`
-	UserIDs []string       `json:"user_ids"`
-	Users   []SummaryUser  `json:"users"`
-}
-
-// SummaryUser is one user resource of an uploaded c1z.
-type SummaryUser struct {
-	ID          string         `json:"id"`
-	DisplayName string         `json:"display_name"`
-	Login       string         `json:"login,omitempty"`
-	Emails      []SummaryEmail `json:"emails,omitempty"`
-	Status      string         `json:"status,omitempty"` // e.g. STATUS_ENABLED
-	Profile     map[string]any `json:"profile,omitempty"`
-}
-
-// SummaryEmail is one email of a user trait.
-type SummaryEmail struct {
-	Address string `json:"address"`
-	Primary bool   `json:"primary,omitempty"`
-}
+// decoding of the uploaded c1z with baton-sdk's reader. These are the
+// simulator library's types, which the admin API encodes.
+type (
+	UploadSummary = conductorone.UploadSummary
+	SummaryUser   = conductorone.SummaryUser
+	SummaryEmail  = conductorone.SummaryEmail
+)
 
 // MintCredentials registers a new client named name.
 func (c *Container) MintCredentials(ctx context.Context, name string) (Credentials, error) {

@@ -4,47 +4,25 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
+
+	fssim "github.com/conductorone/baton-fullstory/simulator/fullstory"
 )
 
 // SCIMPath is the SCIM 2.0 service's prefix on the simulator (and on
 // Fullstory: https://app.fullstory.com/scim/v2).
-const SCIMPath = "/scim/v2"
+const SCIMPath = fssim.SCIMPathPrefix
 
-// Teammate is a SCIM teammate (someone who logs in to Fullstory) as the
-// simulator's admin dump GET /_simulator/teammates shows it.
-type Teammate struct {
-	ID          string          `json:"id"`
-	ExternalID  string          `json:"externalId,omitempty"`
-	UserName    string          `json:"userName"`
-	Name        *TeammateName   `json:"name,omitempty"`
-	DisplayName string          `json:"displayName,omitempty"`
-	Emails      []TeammateEmail `json:"emails,omitempty"`
-	Active      bool            `json:"active"`
-	Meta        TeammateMeta    `json:"meta"`
-}
+// SCIMUserSchema is the schema URN every teammate lists in Schemas.
+const SCIMUserSchema = fssim.SCIMUserSchema
 
-// TeammateName is SCIM's name attribute.
-type TeammateName struct {
-	GivenName  string `json:"givenName,omitempty"`
-	FamilyName string `json:"familyName,omitempty"`
-	Formatted  string `json:"formatted,omitempty"`
-}
-
-// TeammateEmail is one of SCIM's emails.
-type TeammateEmail struct {
-	Value   string `json:"value"`
-	Type    string `json:"type,omitempty"`
-	Primary bool   `json:"primary,omitempty"`
-}
-
-// TeammateMeta is SCIM's meta attribute; LastModified moves on every change.
-type TeammateMeta struct {
-	ResourceType string    `json:"resourceType"`
-	Created      time.Time `json:"created"`
-	LastModified time.Time `json:"lastModified"`
-	Location     string    `json:"location"`
-}
+// The simulator library's SCIM types: a Teammate is someone who logs in to
+// Fullstory, as the simulator's admin dump GET /_simulator/teammates shows it.
+type (
+	Teammate      = fssim.Teammate
+	TeammateName  = fssim.TeammateName
+	TeammateEmail = fssim.TeammateEmail
+	TeammateMeta  = fssim.TeammateMeta
+)
 
 // WithSCIMToken makes the SCIM service accept bearer token tok (and only the
 // tokens given this way). Repeatable.
