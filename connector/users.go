@@ -17,6 +17,7 @@ const maxPages = 1_000_000
 type userBuilder struct {
 	client           *fullstory.Client
 	includeAnonymous bool
+	ahead            prefetcher
 }
 
 func newUserBuilder(client *fullstory.Client, includeAnonymous bool) *userBuilder {
@@ -27,14 +28,45 @@ func (b *userBuilder) ResourceType(context.Context) *v2.ResourceType {
 	return userResourceType
 }
 
-// List fetches one Fullstory page per call; baton drives the loop.
+// List returns one Fullstory page per call; baton drives the loop. While
+// baton stores a page, the next ones are already being fetched (see
+// prefetcher), so a sync waits on Fullstory and on baton's storage at the
+// same time rather than in turn.
 func (b *userBuilder) List(ctx context.Context, _ *v2.ResourceId, opts resource.SyncOpAttrs) ([]*v2.Resource, *resource.SyncOpResults, error) {
-	st, err := decodePageState(opts.PageToken.Token)
+	token := opts.PageToken.Token
+	p, ok, err := b.ahead.take(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
+	if !ok {
+		p = b.listPage(ctx, token)
+		if p.err == nil && p.next != "" {
+			b.ahead.start(ctx, p.next, b.listPage)
+		}
+	}
+	if p.err != nil {
+		return nil, nil, p.err
+	}
+	return p.resources, &resource.SyncOpResults{NextPageToken: p.next}, nil
+}
+
+// listedPage is one List answer: the resources of a page and baton's token
+// for the next one, or the error that ends the listing.
+type listedPage struct {
+	resources []*v2.Resource
+	next      string
+	err       error
+}
+
+// listPage fetches the page that baton's token names and turns it into
+// resources. It depends on nothing but the token (and Fullstory).
+func (b *userBuilder) listPage(ctx context.Context, token string) listedPage {
+	st, err := decodePageState(token)
+	if err != nil {
+		return listedPage{err: err}
+	}
 	if st.Page >= maxPages {
-		return nil, nil, fmt.Errorf("baton-fullstory: list users: more than %d pages; stopping", maxPages)
+		return listedPage{err: fmt.Errorf("baton-fullstory: list users: more than %d pages; stopping", maxPages)}
 	}
 	params := fullstory.ListUsersParams{PageToken: st.Token}
 	if !b.includeAnonymous {
@@ -44,7 +76,7 @@ func (b *userBuilder) List(ctx context.Context, _ *v2.ResourceId, opts resource.
 	}
 	page, err := b.client.ListUsers(ctx, params)
 	if err != nil {
-		return nil, nil, err
+		return listedPage{err: err}
 	}
 
 	rv := make([]*v2.Resource, 0, len(page.Results))
@@ -52,7 +84,7 @@ func (b *userBuilder) List(ctx context.Context, _ *v2.ResourceId, opts resource.
 	for i := range page.Results {
 		u := &page.Results[i]
 		if u.ID == "" {
-			return nil, nil, fmt.Errorf("baton-fullstory: list users: Fullstory returned a user without an id on page %d", st.Page+1)
+			return listedPage{err: fmt.Errorf("baton-fullstory: list users: Fullstory returned a user without an id on page %d", st.Page+1)}
 		}
 		if _, dup := seen[u.ID]; dup {
 			continue // a page listing a user twice yields one account
@@ -63,20 +95,20 @@ func (b *userBuilder) List(ctx context.Context, _ *v2.ResourceId, opts resource.
 		}
 		r, err := userResource(u)
 		if err != nil {
-			return nil, nil, err
+			return listedPage{err: err}
 		}
 		rv = append(rv, r)
 	}
 
-	results := &resource.SyncOpResults{}
+	out := listedPage{resources: rv}
 	if page.NextPageToken != "" {
 		next, err := st.next(page.NextPageToken)
 		if err != nil {
-			return nil, nil, err
+			return listedPage{err: err}
 		}
-		results.NextPageToken = next.encode()
+		out.next = next.encode()
 	}
-	return rv, results, nil
+	return out
 }
 
 func (b *userBuilder) Entitlements(context.Context, *v2.Resource, resource.SyncOpAttrs) ([]*v2.Entitlement, *resource.SyncOpResults, error) {

@@ -10,8 +10,6 @@ import (
 
 	"github.com/conductorone/baton-fullstory/connector/fullstory"
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
-	"github.com/conductorone/baton-sdk/pkg/pagination"
-	"github.com/conductorone/baton-sdk/pkg/types/resource"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -60,9 +58,10 @@ func BenchmarkUserResource(b *testing.B) {
 	b.ReportMetric(float64(size)/float64(len(users)), "proto-B/user")
 }
 
-// BenchmarkListPage is one List call of the user syncer: an HTTP page of
-// 100 users over loopback, decoded and turned into resources, plus the
-// gRPC-size of the response baton sends to its syncer.
+// BenchmarkListPage is the work of one List call of the user syncer (without
+// fetching ahead): an HTTP page of 100 users over loopback, decoded and
+// turned into resources. It reports the size of the gRPC response baton
+// sends to its syncer.
 func BenchmarkListPage(b *testing.B) {
 	users := benchUsers(100)
 	body, err := json.Marshal(map[string]any{"results": users, "total_records": "100000", "next_page_token": "next"})
@@ -84,14 +83,14 @@ func BenchmarkListPage(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		rs, res, err := ub.List(context.Background(), nil, resource.SyncOpAttrs{PageToken: pagination.Token{Token: token}})
-		if err != nil {
-			b.Fatal(err)
+		p := ub.listPage(context.Background(), token)
+		if p.err != nil {
+			b.Fatal(p.err)
 		}
-		if len(rs) != 100 || res.NextPageToken == "" {
-			b.Fatalf("got %d resources and token %q, want 100 and a token", len(rs), res.NextPageToken)
+		if len(p.resources) != 100 || p.next == "" {
+			b.Fatalf("got %d resources and token %q, want 100 and a token", len(p.resources), p.next)
 		}
-		wire = proto.Size(v2.ResourcesServiceListResourcesResponse_builder{List: rs, NextPageToken: res.NextPageToken}.Build())
+		wire = proto.Size(v2.ResourcesServiceListResourcesResponse_builder{List: p.resources, NextPageToken: p.next}.Build())
 	}
 	b.ReportMetric(float64(wire), "resp-B/page")
 }

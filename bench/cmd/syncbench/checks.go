@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	c1sim "github.com/conductorone/baton-fullstory/simulator/conductorone"
+)
+
+// pageSize is the simulator's default page, as Fullstory's.
+const pageSize = 100
+
+// checkRequests fills the request figures of r and fails unless the sync
+// made one identified-only list request per page (plus the first page once
+// more for Validate) and nothing else.
+func checkRequests(r *Run, reqs []logEntry, users, logLimit int) error {
+	if len(reqs) >= logLimit {
+		return fmt.Errorf("the simulator's request log is full (%d entries): the count would be wrong", len(reqs))
+	}
+	r.Requests = len(reqs)
+	perToken := map[string]int{}
+	var problems []string
+	for _, e := range reqs {
+		switch {
+		case e.Method == "GET" && e.Path == "/v2/users":
+			r.ListRequests++
+			q, err := url.ParseQuery(e.Query)
+			if err != nil {
+				return fmt.Errorf("request log: bad query %q", e.Query)
+			}
+			if q.Get("is_identified") != "true" {
+				problems = append(problems, fmt.Sprintf("list request without is_identified=true: %q", e.Query))
+			}
+			perToken[q.Get("page_token")]++
+		case strings.HasPrefix(e.Path, "/v2/users/"):
+			r.PerUserRequests++
+			problems = append(problems, fmt.Sprintf("per-user request %s %s", e.Method, e.Path))
+		default:
+			problems = append(problems, fmt.Sprintf("unexpected request %s %s", e.Method, e.Path))
+		}
+		if e.Status != 200 {
+			problems = append(problems, fmt.Sprintf("%s %s?%s answered %d", e.Method, e.Path, e.Query, e.Status))
+		}
+	}
+	r.Pages = len(perToken)
+	wantPages := max(1, (users+pageSize-1)/pageSize)
+	if r.Pages != wantPages {
+		problems = append(problems, fmt.Sprintf("%d distinct pages requested, want %d", r.Pages, wantPages))
+	}
+	for tok, n := range perToken {
+		// The first page (no token) is fetched by Validate and by the sync.
+		if (tok == "" && n > 2) || (tok != "" && n != 1) {
+			problems = append(problems, fmt.Sprintf("page token %.16q requested %d times", tok, n))
+		}
+	}
+	if len(problems) > 0 {
+		if len(problems) > 10 {
+			problems = append(problems[:10], fmt.Sprintf("... and %d more", len(problems)-10))
+		}
+		return fmt.Errorf("request log: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkC1Z fails unless the c1z holds exactly the simulator's identified
+// users, each once.
+func checkC1Z(ctx context.Context, r *Run, path, tmpDir string, want []string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	sum, err := c1sim.SummarizeC1Z(ctx, data, tmpDir)
+	if err != nil {
+		return fmt.Errorf("read the c1z: %w", err)
+	}
+	r.SyncedUsers = sum.Counts[c1sim.UserResourceType]
+	got := slices.Clone(sum.UserIDs)
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if r.SyncedUsers != len(want) || !slices.Equal(got, want) {
+		return fmt.Errorf("the c1z holds %d users (%d ids), want the simulator's %d identified users: %s",
+			r.SyncedUsers, len(got), len(want), firstDiff(got, want))
+	}
+	for typ, n := range sum.Counts {
+		if typ != c1sim.UserResourceType {
+			return fmt.Errorf("the c1z holds %d resources of unexpected type %q", n, typ)
+		}
+	}
+	return nil
+}
+
+func firstDiff(got, want []string) string {
+	for i := 0; i < max(len(got), len(want)); i++ {
+		switch {
+		case i >= len(got):
+			return fmt.Sprintf("missing %s", want[i])
+		case i >= len(want):
+			return fmt.Sprintf("extra %s", got[i])
+		case got[i] != want[i]:
+			return fmt.Sprintf("first difference at %d: got %s, want %s", i, got[i], want[i])
+		}
+	}
+	return "same ids"
+}
