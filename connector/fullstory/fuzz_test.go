@@ -100,6 +100,21 @@ func FuzzResponseDecoding(f *testing.F) {
 		f.Add(s.op, s.status, s.retryAfter, s.ctype, []byte(s.body), s.known)
 	}
 
+	// One client for the whole run, its canned answer replaced per input:
+	// each uhttp client starts a cache goroutine that never ends, so a
+	// client per input would pile up goroutines until fuzzing stalls.
+	// Inputs run one at a time within a process.
+	answer := &answerTransport{}
+	var waits []time.Duration
+	c, err := NewClient(context.Background(), "https://api.fullstory.test", fuzzKey,
+		WithHTTPClient(&http.Client{Transport: answer}),
+		WithMaxResponseBytes(fuzzMaxBody),
+		WithRetryPolicy(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxRetryAfter: time.Minute}),
+		WithSleep(func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }))
+	if err != nil {
+		f.Fatal(err)
+	}
+
 	f.Fuzz(func(t *testing.T, op uint8, statusCode int, retryAfter, contentType string, body []byte, knownLength bool) {
 		if statusCode < 200 || statusCode > 599 {
 			return
@@ -111,16 +126,9 @@ func FuzzResponseDecoding(f *testing.F) {
 		if contentType != "" {
 			header.Set("Content-Type", contentType)
 		}
-		answer := &answerTransport{status: statusCode, header: header, body: body, knownLength: knownLength}
-		var waits []time.Duration
-		c, err := NewClient(context.Background(), "https://api.fullstory.test", fuzzKey,
-			WithHTTPClient(&http.Client{Transport: answer}),
-			WithMaxResponseBytes(fuzzMaxBody),
-			WithRetryPolicy(RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxRetryAfter: time.Minute}),
-			WithSleep(func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }))
-		if err != nil {
-			t.Fatal(err)
-		}
+		*answer = answerTransport{status: statusCode, header: header, body: body, knownLength: knownLength}
+		waits = nil
+		var err error
 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
