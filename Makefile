@@ -53,6 +53,11 @@ images: docker
 e2e: images
 	$(GO) test -tags e2e -count=1 -parallel 6 -timeout 30m ./e2e/...
 
+## fuzz: every fuzz target for FUZZTIME each (default 60s); `make unit` replays their seed corpora
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
 ## capabilities: regenerate baton_capabilities.json from the binary
 capabilities: build
 	$(BIN)/baton-fullstory capabilities > baton_capabilities.json

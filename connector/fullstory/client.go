@@ -146,6 +146,9 @@ func (c *Client) decodeError(op string, r restclient.Response) error {
 	if apiErr.Message == "" {
 		apiErr.Message = http.StatusText(r.Status)
 	}
+	if apiErr.Message == "" {
+		apiErr.Message = fmt.Sprintf("HTTP %d", r.Status)
+	}
 	apiErr.Message = restclient.Truncate(apiErr.Message, 512)
 	switch {
 	case r.RetryAfter > 0:

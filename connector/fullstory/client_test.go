@@ -121,6 +121,8 @@ func TestErrorsAreTypedWithGRPCCodes(t *testing.T) {
 			APIError{Status: 502, Code: "http_error", Message: "Bad Gateway"}, codes.Unavailable},
 		{"409 empty body", 409, nil, ``,
 			APIError{Status: 409, Code: "http_error", Message: "Conflict"}, codes.AlreadyExists},
+		{"unnamed status", 561, nil, ``,
+			APIError{Status: 561, Code: "http_error", Message: "HTTP 561"}, codes.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -211,6 +211,9 @@ func (c *Client) decodeError(op string, r restclient.Response) error {
 	if apiErr.Detail == "" {
 		apiErr.Detail = http.StatusText(r.Status)
 	}
+	if apiErr.Detail == "" {
+		apiErr.Detail = fmt.Sprintf("HTTP %d", r.Status)
+	}
 	apiErr.Detail = restclient.Truncate(apiErr.Detail, 512)
 	switch {
 	case r.RetryAfter > 0:
