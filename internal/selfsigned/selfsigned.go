@@ -44,31 +44,20 @@ type CA struct {
 // NewCA generates a key and a self-signed CA certificate for it that signs
 // only end-entity certificates (path length zero).
 func NewCA(t Template) (*CA, error) {
+	tmpl, err := t.start(x509.KeyUsageCertSign | x509.KeyUsageCRLSign)
+	if err != nil {
+		return nil, err
+	}
+	tmpl.BasicConstraintsValid = true
+	tmpl.IsCA = true
+	tmpl.MaxPathLenZero = true
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
 	}
-	serial, err := randomSerial()
+	cert, err := sign("CA", tmpl, tmpl, key, key)
 	if err != nil {
 		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               t.Subject,
-		NotBefore:             t.NotBefore,
-		NotAfter:              t.NotAfter,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | t.KeyUsage,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("create CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse CA certificate: %w", err)
 	}
 	return &CA{cert: cert, key: key}, nil
 }
@@ -84,18 +73,11 @@ func (ca *CA) CertPEM() []byte { return certPEM(ca.cert.Raw) }
 // is trimmed and blank ones are left out (ErrNoHosts when none remain). When
 // t.Subject has no common name, it is the first host.
 func (ca *CA) IssueServer(t Template, hosts ...string) (*Server, error) {
-	serial, err := randomSerial()
+	tmpl, err := t.start(x509.KeyUsageDigitalSignature)
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      t.Subject,
-		NotBefore:    t.NotBefore,
-		NotAfter:     t.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | t.KeyUsage,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	for _, h := range hosts {
 		h = strings.TrimSpace(h)
 		switch ip := net.ParseIP(h); {
@@ -117,13 +99,9 @@ func (ca *CA) IssueServer(t Template, hosts ...string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate server key: %w", err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	leaf, err := sign("server", tmpl, ca.cert, key, ca.key)
 	if err != nil {
-		return nil, fmt.Errorf("create server certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse server certificate: %w", err)
+		return nil, err
 	}
 	return &Server{Leaf: leaf, Key: key, ca: ca.cert}, nil
 }
@@ -157,15 +135,35 @@ func (s *Server) TLSCertificate() tls.Certificate {
 	}
 }
 
-func certPEM(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-// randomSerial is a random 127-bit serial number (RFC 5280 allows 20 octets).
-func randomSerial() (*big.Int, error) {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+// start begins a certificate from t: a random serial number, t's subject and
+// validity, and usage plus t.KeyUsage.
+func (t Template) start(usage x509.KeyUsage) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)) // RFC 5280: at most 20 octets
 	if err != nil {
 		return nil, fmt.Errorf("certificate serial: %w", err)
 	}
-	return n, nil
+	return &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      t.Subject,
+		NotBefore:    t.NotBefore,
+		NotAfter:     t.NotAfter,
+		KeyUsage:     usage | t.KeyUsage,
+	}, nil
+}
+
+// sign makes the certificate tmpl for key, signed by parent's key signer.
+func sign(what string, tmpl, parent *x509.Certificate, key, signer *ecdsa.PrivateKey) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		return nil, fmt.Errorf("create %s certificate: %w", what, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s certificate: %w", what, err)
+	}
+	return cert, nil
+}
+
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
