@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 
 	c1sim "github.com/conductorone/baton-fullstory/simulator/conductorone"
@@ -64,6 +71,63 @@ func checkRequests(r *Run, reqs []logEntry, users, logLimit int) error {
 		return fmt.Errorf("request log: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// verifyCommand is the hidden subcommand that checks a c1z.
+const verifyCommand = "_verify"
+
+// verifyInSubprocess checks the c1z against the simulator in a child
+// process, so that reading 100k users does not raise syncbench's own peak
+// RSS (which the kernel would count into the next connector's ru_maxrss).
+// It returns the number of users in the c1z.
+func verifyInSubprocess(ctx context.Context, c1z, simURL string, users int, tmpDir string) (int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.CommandContext(ctx, self, verifyCommand, "-c1z", c1z, "-sim", simURL, "-users", strconv.Itoa(users), "-tmp", tmpDir)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	var res struct {
+		SyncedUsers int `json:"synced_users"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return 0, fmt.Errorf("verify: %w", err)
+	}
+	return res.SyncedUsers, nil
+}
+
+// runVerify is the subprocess: it fails unless the c1z holds exactly the
+// simulator's identified users, and there are as many as expected.
+func runVerify(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(verifyCommand, flag.ContinueOnError)
+	path := fs.String("c1z", "", "c1z file")
+	simURL := fs.String("sim", "", "simulator base URL")
+	users := fs.Int("users", 0, "identified users expected")
+	tmp := fs.String("tmp", "", "scratch directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" || *simURL == "" {
+		return errors.New("-c1z and -sim are required")
+	}
+	ctx := context.Background()
+	sim := &simulator{baseURL: *simURL}
+	ids, err := sim.identifiedIDs(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ids) != *users {
+		return fmt.Errorf("the simulator holds %d identified users, want %d", len(ids), *users)
+	}
+	var r Run
+	if err := checkC1Z(ctx, &r, *path, *tmp, ids); err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(map[string]int{"synced_users": r.SyncedUsers})
 }
 
 // checkC1Z fails unless the c1z holds exactly the simulator's identified
