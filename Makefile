@@ -58,6 +58,10 @@ FUZZTIME ?= 60s
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
+## bench: one-shot syncs of 10k and 100k users (+20% anonymous), then 100k at 20 ms latency; writes bench/results.json
+bench: build
+	scripts/bench.sh
+
 ## capabilities: regenerate baton_capabilities.json from the binary
 capabilities: build
 	$(BIN)/baton-fullstory capabilities > baton_capabilities.json
