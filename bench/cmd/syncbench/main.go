@@ -37,6 +37,7 @@ type Run struct {
 	C1ZBytes   int64   `json:"c1z_bytes"`
 
 	Label          string   `json:"label,omitempty"`
+	Repeat         int      `json:"repeat,omitempty"`
 	ConnectorArgs  []string `json:"connector_args,omitempty"`
 	ConnectorEnv   []string `json:"connector_env,omitempty"`
 	AnonymousUsers int      `json:"anonymous_users"`
@@ -127,7 +128,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.appendOut, "append", false, "append to the runs already in -out instead of replacing them")
 	fs.StringVar(&c.workDir, "work", "", "scratch directory (default: a new temporary directory, removed afterwards)")
 	fs.StringVar(&c.label, "label", "", "label stored with each run (e.g. the change being measured)")
-	fs.IntVar(&c.repeat, "repeat", 1, "run each spec this many times and keep the run with the median wall time")
+	fs.IntVar(&c.repeat, "repeat", 1, "run each spec this many times (every run is written; -table gives medians)")
 	fs.Var(&c.connArgs, "connector-arg", "extra argument for baton-fullstory, e.g. --workers=4 (repeatable)")
 	fs.Var(&c.connEnv, "connector-env", "extra NAME=VALUE environment for baton-fullstory, e.g. GOGC=50 (repeatable)")
 	fs.IntVar(&c.sampleMS, "sample-ms", 20, "how often to sample the connector tree's memory")
@@ -223,18 +224,18 @@ func run(args []string, stdout io.Writer) error {
 		var tries []Run
 		for i := 0; i < c.repeat; i++ {
 			r, err := benchOne(c, spec, i)
+			r.Repeat = i + 1
 			if err != nil {
 				return fmt.Errorf("%d users, latency %v: %w", spec.users, spec.latency, err)
 			}
 			printRow(stdout, r, c.repeat > 1)
 			tries = append(tries, r)
 		}
-		sort.Slice(tries, func(i, j int) bool { return tries[i].WallS < tries[j].WallS })
-		med := tries[len(tries)/2]
+		runs = append(runs, tries...)
 		if c.repeat > 1 {
-			fmt.Fprintf(stdout, "  median of %d: %.2f s\n", c.repeat, med.WallS)
+			sort.Slice(tries, func(i, j int) bool { return tries[i].WallS < tries[j].WallS })
+			fmt.Fprintf(stdout, "  median wall of %d: %.2f s\n", c.repeat, tries[len(tries)/2].WallS)
 		}
-		runs = append(runs, med)
 	}
 
 	if c.out != "" {
