@@ -10,7 +10,7 @@ LDFLAGS    := -s -w -X main.version=$(VERSION)
 DEMO_USERS ?= 250
 
 .PHONY: all build test unit lint contracts contracts-check docker e2e images demo demo-service \
-        capabilities fuzz bench clean
+        capabilities fuzz bench bench-go clean
 
 all: build
 
@@ -61,6 +61,10 @@ fuzz:
 ## bench: one-shot syncs of 10k and 100k users (+20% anonymous), then 100k at 20 ms latency; writes bench/results.json
 bench: build
 	scripts/bench.sh
+
+## bench-go: Go benchmarks of the connector's hot paths (decoding a page, users into resources)
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./connector/ ./connector/fullstory/
 
 ## capabilities: regenerate baton_capabilities.json from the binary
 capabilities: build
