@@ -12,6 +12,11 @@ import (
 // catch a loop. A loop longer than this is still caught by maxPages.
 const recentTokens = 32
 
+// maxEmptyPages bounds a run of empty pages that still carry a next token:
+// an API handing out fresh tokens for nothing would otherwise only stop at
+// maxPages.
+const maxEmptyPages = 100
+
 // pageState is what baton carries between List calls. The connector keeps
 // no memory between calls (they may run in different processes), so
 // everything needed to continue, and to notice a loop, travels here.
@@ -22,6 +27,8 @@ type pageState struct {
 	Page int `json:"p"`
 	// Seen holds hashes of the most recent Fullstory tokens.
 	Seen []uint64 `json:"s,omitempty"`
+	// Empty counts the empty pages in a row just fetched.
+	Empty int `json:"e,omitempty"`
 }
 
 func decodePageState(raw string) (pageState, error) {
@@ -44,18 +51,26 @@ func (st pageState) encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// next returns the state for Fullstory's next token, or an error when the
-// token was already handed out during this listing.
-func (st pageState) next(token string) (pageState, error) {
+// next returns the state for Fullstory's next token, given whether the page
+// that came with it was empty, or an error when the token was already handed
+// out during this listing or empty pages keep coming.
+func (st pageState) next(token string, emptyPage bool) (pageState, error) {
 	h := hashToken(token)
 	if token == st.Token || slices.Contains(st.Seen, h) {
 		return pageState{}, fmt.Errorf("baton-fullstory: list users: Fullstory returned page token %q twice (after %d pages); stopping instead of looping forever", shortToken(token), st.Page)
+	}
+	empty := 0
+	if emptyPage {
+		empty = st.Empty + 1
+	}
+	if empty > maxEmptyPages {
+		return pageState{}, fmt.Errorf("baton-fullstory: list users: Fullstory returned %d empty pages in a row, each with a next page token (after %d pages); stopping instead of paging forever", empty, st.Page)
 	}
 	seen := append(slices.Clone(st.Seen), h)
 	if len(seen) > recentTokens {
 		seen = seen[len(seen)-recentTokens:]
 	}
-	return pageState{Token: token, Page: st.Page + 1, Seen: seen}, nil
+	return pageState{Token: token, Page: st.Page + 1, Seen: seen, Empty: empty}, nil
 }
 
 func hashToken(t string) uint64 {

@@ -102,7 +102,7 @@ func (b *userBuilder) listPage(ctx context.Context, token string) listedPage {
 
 	out := listedPage{resources: rv}
 	if page.NextPageToken != "" {
-		next, err := st.next(page.NextPageToken)
+		next, err := st.next(page.NextPageToken, len(page.Results) == 0)
 		if err != nil {
 			return listedPage{err: err}
 		}

@@ -146,7 +146,7 @@ func TestPageStateRemembersOnlyRecentTokens(t *testing.T) {
 	st := pageState{}
 	var err error
 	for i := 0; i < recentTokens+5; i++ {
-		if st, err = st.next(fmt.Sprintf("t%d", i)); err != nil {
+		if st, err = st.next(fmt.Sprintf("t%d", i), false); err != nil {
 			t.Fatalf("next %d: %v", i, err)
 		}
 	}
@@ -159,6 +159,28 @@ func TestPageStateRemembersOnlyRecentTokens(t *testing.T) {
 	}
 	if diff := cmp.Diff(st, back); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestPageStateStopsEndlessEmptyPages(t *testing.T) {
+	st := pageState{}
+	var err error
+	run := func(prefix string) {
+		t.Helper()
+		for i := 0; i < maxEmptyPages; i++ {
+			if st, err = st.next(fmt.Sprintf("%s%d", prefix, i), true); err != nil {
+				t.Fatalf("empty page %s%d: %v", prefix, i, err)
+			}
+		}
+	}
+	run("a") // a run of maxEmptyPages empty pages is accepted
+	if st, err = st.next("full", false); err != nil || st.Empty != 0 {
+		t.Fatalf("a page with users: state %+v, err %v; want the run reset", st, err)
+	}
+	run("b")
+	_, err = st.next("one-too-many", true)
+	if want := fmt.Sprintf("%d empty pages in a row", maxEmptyPages+1); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error containing %q", err, want)
 	}
 }
 
