@@ -132,7 +132,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 // decodeError turns a non-2xx answer into an *APIError, keeping what it can
 // when the body is not Fullstory's JSON.
 func (c *Client) decodeError(op string, r restclient.Response) error {
-	apiErr := &APIError{Op: op, Status: r.Status, RetryAfter: r.RetryAfter}
+	apiErr := &APIError{Op: op, Status: r.Status, RetryAfter: r.RetryAfter, resetAt: r.ResetAt(c.now())}
 	var wire struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -150,11 +150,5 @@ func (c *Client) decodeError(op string, r restclient.Response) error {
 		apiErr.Message = fmt.Sprintf("HTTP %d", r.Status)
 	}
 	apiErr.Message = restclient.Truncate(apiErr.Message, 512)
-	switch {
-	case r.RetryAfter > 0:
-		apiErr.resetAt = c.now().Add(r.RetryAfter)
-	case r.Status == http.StatusTooManyRequests:
-		apiErr.resetAt = c.now().Add(time.Second)
-	}
 	return apiErr
 }

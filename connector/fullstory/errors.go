@@ -6,11 +6,10 @@ import (
 	"net/http"
 	"time"
 
-	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-fullstory/connector/restclient"
 	"github.com/conductorone/baton-sdk/pkg/uhttp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Error codes Fullstory documents for the v2 API.
@@ -77,18 +76,7 @@ func (e *APIError) GRPCCode() codes.Code {
 // GRPCStatus lets status.FromError and status.Code read the error; a 429
 // carries a RateLimitDescription so the syncer waits until the reset.
 func (e *APIError) GRPCStatus() *status.Status {
-	st := status.New(e.GRPCCode(), e.Error())
-	if e.Status == http.StatusTooManyRequests && !e.resetAt.IsZero() {
-		rl := v2.RateLimitDescription_builder{
-			Status:    v2.RateLimitDescription_STATUS_OVERLIMIT,
-			Remaining: 0,
-			ResetAt:   timestamppb.New(e.resetAt),
-		}.Build()
-		if withDetails, err := st.WithDetails(rl); err == nil {
-			return withDetails
-		}
-	}
-	return st
+	return restclient.Status(e.Status, e.Error(), e.resetAt)
 }
 
 // IsNotFound reports whether err is Fullstory's 404.

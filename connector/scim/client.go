@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/conductorone/baton-fullstory/connector/restclient"
-	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/uhttp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // DefaultBaseURL is Fullstory's SCIM endpoint.
@@ -104,17 +102,7 @@ func (e *APIError) SetAttempts(n int) { e.Attempts = n }
 
 // GRPCStatus maps the HTTP status like uhttp; a 429 carries its reset time.
 func (e *APIError) GRPCStatus() *status.Status {
-	st := status.New(uhttp.GrpcCodeFromHTTPStatus(e.Status), e.Error())
-	if e.Status == http.StatusTooManyRequests && !e.resetAt.IsZero() {
-		rl := v2.RateLimitDescription_builder{
-			Status:  v2.RateLimitDescription_STATUS_OVERLIMIT,
-			ResetAt: timestamppb.New(e.resetAt),
-		}.Build()
-		if d, err := st.WithDetails(rl); err == nil {
-			return d
-		}
-	}
-	return st
+	return restclient.Status(e.Status, e.Error(), e.resetAt)
 }
 
 // IsNotFound reports whether err is a SCIM 404.
@@ -199,7 +187,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 }
 
 func (c *Client) decodeError(op string, r restclient.Response) error {
-	apiErr := &APIError{Op: op, Status: r.Status, RetryAfter: r.RetryAfter}
+	apiErr := &APIError{Op: op, Status: r.Status, RetryAfter: r.RetryAfter, resetAt: r.ResetAt(time.Now())}
 	var wire struct {
 		Status   json.RawMessage `json:"status"`
 		SCIMType string          `json:"scimType"`
@@ -215,12 +203,6 @@ func (c *Client) decodeError(op string, r restclient.Response) error {
 		apiErr.Detail = fmt.Sprintf("HTTP %d", r.Status)
 	}
 	apiErr.Detail = restclient.Truncate(apiErr.Detail, 512)
-	switch {
-	case r.RetryAfter > 0:
-		apiErr.resetAt = time.Now().Add(r.RetryAfter)
-	case r.Status == http.StatusTooManyRequests:
-		apiErr.resetAt = time.Now().Add(time.Second)
-	}
 	return apiErr
 }
 
