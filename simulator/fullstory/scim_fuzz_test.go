@@ -43,18 +43,7 @@ func FuzzSCIM(f *testing.F) {
 			path = "/" + path // stay below the prefix: /scim/v2x is not SCIM
 		}
 		sim := newSim(t)
-		u := &url.URL{Path: SCIMPathPrefix + path, RawQuery: query}
-		r := &http.Request{
-			Method:     method,
-			URL:        u,
-			RequestURI: u.RequestURI(),
-			Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header:        http.Header{},
-			Body:          io.NopCloser(bytes.NewReader(body)),
-			ContentLength: int64(len(body)),
-			Host:          "sim.test",
-		}
-		r = r.WithContext(t.Context())
+		r := fuzzRequest(t, method, SCIMPathPrefix+path, query, body)
 		switch auth % 4 {
 		case 0:
 			r.Header.Set("Authorization", "Bearer "+scimToken)
@@ -70,9 +59,9 @@ func FuzzSCIM(f *testing.F) {
 		start := time.Now()
 		sim.Handler().ServeHTTP(w, r)
 		if d := time.Since(start); d > 5*time.Second {
-			t.Fatalf("%s %s?%s took %v", method, u.Path, query, d)
+			t.Fatalf("%s %s?%s took %v", method, r.URL.Path, query, d)
 		}
-		desc := method + " " + u.Path + "?" + query + " " + strconv.Quote(string(body))
+		desc := method + " " + r.URL.Path + "?" + query + " " + strconv.Quote(string(body))
 
 		switch w.Code {
 		case 200, 201, 400, 401, 404, 405, 409, 413, 415:
