@@ -1,12 +1,8 @@
 package fullstory
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,7 +116,7 @@ func FuzzSCIM(f *testing.F) {
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Fatalf("%s: answered teammate differs from the stored one (-stored +answer):\n%s", desc, diff)
 				}
-			case !strings.HasSuffix(u.Path, "/ServiceProviderConfig"):
+			case !strings.HasSuffix(r.URL.Path, "/ServiceProviderConfig"):
 				t.Fatalf("%s: %d with schemas %v", desc, w.Code, probe.Schemas)
 			}
 		}
