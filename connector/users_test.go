@@ -207,12 +207,12 @@ func TestUserResource(t *testing.T) {
 		in   fullstory.User
 		want want
 	}{
-		{"full user", fullstory.User{ID: "1", UID: "u1", DisplayName: "Jane", Email: "j@x.io", Properties: map[string]any{"plan": "pro"}},
+		{"full user", fullstory.User{ID: "1", UID: "u1", DisplayName: "Jane", Email: "j@x.io", Properties: map[string]any{"seats": float64(3), "plan": "pro"}},
 			want{"Jane", userTrait("u1", "j@x.io", v2.UserTrait_Status_STATUS_ENABLED, ""), v2.Status_RESOURCE_STATUS_ENABLED,
-				map[string]any{"id": "1", "uid": "u1", "display_name": "Jane", "email": "j@x.io", "properties": map[string]any{"plan": "pro"}}}},
+				map[string]any{"id": "1", "uid": "u1", "properties": `{"plan":"pro","seats":3}`}}},
 		{"name falls back to email", fullstory.User{ID: "2", UID: "u2", Email: "k@x.io"},
 			want{"k@x.io", userTrait("u2", "k@x.io", v2.UserTrait_Status_STATUS_ENABLED, ""), v2.Status_RESOURCE_STATUS_ENABLED,
-				map[string]any{"id": "2", "uid": "u2", "email": "k@x.io"}}},
+				map[string]any{"id": "2", "uid": "u2"}}},
 		{"then uid", fullstory.User{ID: "3", UID: "u3"},
 			want{"u3", userTrait("u3", "", v2.UserTrait_Status_STATUS_ENABLED, ""), v2.Status_RESOURCE_STATUS_ENABLED,
 				map[string]any{"id": "3", "uid": "u3"}}},

@@ -17,11 +17,12 @@ import (
 var version = "dev"
 
 // defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is not set.
-// baton-sdk's Pebble memtables live on the Go heap of the syncing process;
-// without a limit the GC lets a 100k-user sync peak near 300 MiB, with it
-// the peak stays flat (bench/README.md). It is soft: a larger live heap
-// costs GC time, not a crash.
-const defaultMemoryLimit = 100 << 20
+// baton-sdk's Pebble memtables (up to 64 MiB each) live on the Go heap of
+// the syncing process, and a freed one stays resident until the GC runs:
+// without a limit a 100k-user sync peaks near 300 MiB; at 64 MiB it stays
+// near 117 MiB, for more GC CPU (bench/README.md). It is soft: a larger
+// live heap costs GC time, not a crash.
+const defaultMemoryLimit = 64 << 20
 
 func main() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {

@@ -299,13 +299,14 @@ func expectedUsers(t *testing.T, users []fssim.User) []c1sim.SummaryUser {
 		profile := map[string]any{"id": u.ID, "uid": u.UID}
 		if u.Email != "" {
 			su.Emails = []c1sim.SummaryEmail{{Address: u.Email, Primary: true}}
-			profile["email"] = u.Email
-		}
-		if u.DisplayName != "" {
-			profile["display_name"] = u.DisplayName
 		}
 		if len(u.Properties) > 0 {
-			profile["properties"] = u.Properties
+			// The connector keeps properties as one compact JSON object.
+			props, err := json.Marshal(u.Properties)
+			if err != nil {
+				t.Fatal(err)
+			}
+			profile["properties"] = string(props)
 		}
 		su.Profile = jsonValue(t, profile)
 		out = append(out, su)
