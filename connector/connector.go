@@ -25,9 +25,11 @@ import (
 // Connector is the Fullstory connector. It reads one source: the v2 Users
 // API with an API key (client), or SCIM teammates with a token (scim).
 type Connector struct {
-	client           *fullstory.Client
-	scim             *scim.Client
-	includeAnonymous bool
+	client *fullstory.Client
+	scim   *scim.Client
+	// users is the one user syncer, shared by Validate and the sync so the
+	// first page Validate fetches serves the sync's first List.
+	users *userBuilder
 }
 
 var _ connectorbuilder.ConnectorBuilderV2 = (*Connector)(nil)
@@ -88,7 +90,7 @@ func New(ctx context.Context, o Options) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Connector{client: client, includeAnonymous: o.IncludeAnonymousUsers}, nil
+	return &Connector{client: client, users: newUserBuilder(client, o.IncludeAnonymousUsers)}, nil
 }
 
 // checkTransport refuses plain http to anything but loopback unless the
@@ -133,7 +135,7 @@ func (c *Connector) ResourceSyncers(context.Context) []connectorbuilder.Resource
 	if c.scim != nil {
 		return []connectorbuilder.ResourceSyncerV2{newTeammateBuilder(c.scim)}
 	}
-	return []connectorbuilder.ResourceSyncerV2{newUserBuilder(c.client, c.includeAnonymous)}
+	return []connectorbuilder.ResourceSyncerV2{c.users}
 }
 
 // Metadata describes the connector and its account-creation form.
@@ -152,7 +154,8 @@ func (c *Connector) Metadata(context.Context) (*v2.ConnectorMetadata, error) {
 	}.Build(), nil
 }
 
-// Validate makes one API call so a wrong or under-privileged credential
+// Validate makes one API call (the first page of the user listing, kept for
+// the sync) so a wrong or under-privileged credential
 // fails at start-up with a clear message instead of mid-sync.
 func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, error) {
 	if c.scim != nil {
@@ -166,8 +169,7 @@ func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, erro
 			return nil, fmt.Errorf("baton-fullstory: validate: %w", err)
 		}
 	}
-	identified := true
-	_, err := c.client.ListUsers(ctx, fullstory.ListUsersParams{IsIdentified: &identified})
+	err := c.users.validate(ctx)
 	switch {
 	case err == nil:
 		return nil, nil

@@ -34,6 +34,9 @@ const (
 type prefetcher struct {
 	mu  sync.Mutex
 	cur *readAhead
+	// first is the first page, fetched by Validate just before the sync
+	// starts; the sync's first List takes it once, if it is not too old.
+	first *aheadPage
 	// maxAge replaces readAheadMaxAge when set (tests).
 	maxAge time.Duration
 }
@@ -97,6 +100,28 @@ func (p *prefetcher) take(ctx context.Context, token string) (listedPage, bool, 
 		}
 	}
 	return a.page, true, nil
+}
+
+// keepFirst keeps the first page of the listing for the next List call
+// without a token.
+func (p *prefetcher) keepFirst(page listedPage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.first = &aheadPage{page: page, at: time.Now()}
+}
+
+// takeFirst hands out the kept first page once; ok is false when there is
+// none or it is older than the read-ahead age limit (a sync that starts
+// long after Validate, as in service mode, fetches a fresh one).
+func (p *prefetcher) takeFirst() (page listedPage, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.first
+	p.first = nil
+	if f == nil || time.Since(f.at) > p.ageLimit() {
+		return listedPage{}, false
+	}
+	return f.page, true
 }
 
 // start reads ahead from token, the page after the one List is returning,

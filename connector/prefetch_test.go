@@ -301,3 +301,67 @@ func TestReadAheadHandsOverErrorsInOrder(t *testing.T) {
 		t.Errorf("got %d requests, want 3", requests)
 	}
 }
+
+// listAllFrom lists through b's List from the first page to the end.
+func listAllFrom(t *testing.T, b *userBuilder) []string {
+	t.Helper()
+	var got []string
+	next := ""
+	for calls := 0; ; calls++ {
+		if calls > 100 {
+			t.Fatal("List never finished")
+		}
+		rs, n, err := listOnce(b, context.Background(), next)
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		got = append(got, rs...)
+		if next = n; next == "" {
+			return got
+		}
+	}
+}
+
+func TestValidatesFirstPageServesTheSync(t *testing.T) {
+	s, c := newPagedServer(t, 5, 0)
+	conn := &Connector{client: c, users: newUserBuilder(c, false)}
+	if _, err := conn.Validate(context.Background()); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	b := conn.ResourceSyncers(context.Background())[0].(*userBuilder)
+	if diff := cmp.Diff(s.wantIDs(), listAllFrom(t, b)); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+	// Validate's request is the sync's first page: each page once.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if diff := cmp.Diff([]string{"", "t1", "t2", "t3", "t4"}, s.order); diff != "" {
+		t.Errorf("requests by page token, in order (-want +got):\n%s", diff)
+	}
+}
+
+func TestValidatesFirstPageServesOneSyncOnlyAndExpires(t *testing.T) {
+	s, c := newPagedServer(t, 2, 0)
+	b := newUserBuilder(c, false)
+	b.ahead.maxAge = 30 * time.Millisecond
+
+	if err := b.validate(context.Background()); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	listAllFrom(t, b) // takes the kept page
+	listAllFrom(t, b) // a second sync fetches its own
+	if got := s.count(""); got != 2 {
+		t.Errorf("first page requested %d times by validate and two syncs, want 2", got)
+	}
+
+	if err := b.validate(context.Background()); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond) // older than maxAge: fetched again
+	if diff := cmp.Diff(s.wantIDs(), listAllFrom(t, b)); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+	if got := s.count(""); got != 4 {
+		t.Errorf("first page requested %d times after a stale validate, want 4", got)
+	}
+}

@@ -40,7 +40,12 @@ func (b *userBuilder) List(ctx context.Context, _ *v2.ResourceId, opts resource.
 		return nil, nil, err
 	}
 	if !ok {
-		p = b.listPage(ctx, token)
+		if token == "" {
+			p, ok = b.ahead.takeFirst()
+		}
+		if !ok {
+			p = b.listPage(ctx, token)
+		}
 		if p.err == nil && p.next != "" {
 			b.ahead.start(ctx, p.next, b.listPage)
 		}
@@ -49,6 +54,18 @@ func (b *userBuilder) List(ctx context.Context, _ *v2.ResourceId, opts resource.
 		return nil, nil, p.err
 	}
 	return p.resources, &resource.SyncOpResults{NextPageToken: p.next}, nil
+}
+
+// validate fetches the first page, as the sync's first List would, so a
+// wrong or under-privileged key fails at start-up. The page is kept for
+// that List (see prefetcher.keepFirst): the sync does not ask for it again.
+func (b *userBuilder) validate(ctx context.Context) error {
+	p := b.listPage(ctx, "")
+	if p.err != nil {
+		return p.err
+	}
+	b.ahead.keepFirst(p)
+	return nil
 }
 
 // listedPage is one List answer: the resources of a page and baton's token

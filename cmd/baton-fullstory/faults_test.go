@@ -26,11 +26,11 @@ import (
 
 // Fault-matrix figures: 5,000 identified users (plus anonymous visitors the
 // sync must leave out) at the simulator's default 100 users a page is 50
-// pages, plus the one list Validate makes.
+// pages, each answered once (Validate's request serves the sync's first page).
 const (
 	faultUsers     = 5000
 	faultAnonymous = 250
-	faultPages     = 1 + faultUsers/100
+	faultPages     = faultUsers / 100
 )
 
 // tooManyRequests answers a seeded share of API requests with Fullstory's
@@ -256,7 +256,7 @@ func TestSyncThatExhaustsRetriesFailsWithoutACompleteC1Z(t *testing.T) {
 		if r.URL.Path == "/v2/users" {
 			mu.Lock()
 			lists++
-			if lists == 1+5 { // Validate, then five pages
+			if lists == 5 { // five pages (the first through Validate)
 				sim.SetFaults(fssim.Faults{ErrorRate: 1})
 			}
 			mu.Unlock()

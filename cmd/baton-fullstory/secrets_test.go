@@ -248,7 +248,7 @@ func TestSecretsStayOutOfLogsHelpAndC1Z(t *testing.T) {
 
 	t.Run("failing sync, debug", func(t *testing.T) {
 		mu.Lock()
-		failAfter, lists = 2, 0 // Validate and one page, then 500s
+		failAfter, lists = 2, 0 // two pages (the first through Validate), then 500s
 		mu.Unlock()
 		defer func() {
 			mu.Lock()
