@@ -573,3 +573,19 @@ func deref[T any](p *T) T {
 func itoa(n int32) string {
 	return strconv.Itoa(int(n))
 }
+
+// TestDeploymentKeepsMemoryFlat checks the Deployment runs the storage
+// engine whose memory does not grow with the org, and requests what the
+// whole pod (the syncer and its connector subprocess, ~145 MiB together at
+// 100k-500k users with SQLite, bench/README.md) needs.
+func TestDeploymentKeepsMemoryFlat(t *testing.T) {
+	_, d := manifests(t)
+	c := d.Spec.Template.Spec.Containers[0]
+	if got := plainEnv(t, c)["BATON_STORAGE_ENGINE"]; got != "sqlite" {
+		t.Errorf("BATON_STORAGE_ENGINE = %q, want sqlite", got)
+	}
+	req, limit := c.Resources.Requests[corev1.ResourceMemory], c.Resources.Limits[corev1.ResourceMemory]
+	if floor := resource.MustParse("160Mi"); req.Cmp(floor) < 0 || limit.Cmp(req) < 0 {
+		t.Errorf("memory request %s, limit %s: want a request of at least %s and a limit above it", req.String(), limit.String(), floor.String())
+	}
+}

@@ -143,7 +143,7 @@ type connectorProc struct {
 
 // startConnector runs baton-fullstory in service mode, in its own process group
 // (it re-executes itself as a connector subprocess) so the whole tree can be killed.
-func (w *world) startConnector(t *testing.T, creds c1sim.Credentials) *connectorProc {
+func (w *world) startConnector(t *testing.T, creds c1sim.Credentials, env ...string) *connectorProc {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command(connectorBin, "--log-level", "debug")
@@ -159,6 +159,7 @@ func (w *world) startConnector(t *testing.T, creds c1sim.Credentials) *connector
 		"BATON_BASE_URL=" + w.fsURL,
 		"BATON_PROVISIONING=true",
 	}
+	cmd.Env = append(cmd.Env, env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -421,6 +422,24 @@ func TestServiceModeSyncAndProvisioning(t *testing.T) {
 	w.checkUpload(t, sync2)
 	if v := w.c1.Tasks()[0]; v.ID != syncID || v.Uploads != 1 {
 		t.Errorf("first sync's upload changed: %+v", v)
+	}
+}
+
+// TestServiceModeSyncWithTheDeploymentsEngine runs a sync as deploy/k8s
+// configures it: with the SQLite storage engine, whose memory stays flat
+// with the org's size (bench/README.md).
+func TestServiceModeSyncWithTheDeploymentsEngine(t *testing.T) {
+	w := newWorld(t, fssim.WithSeed(12), fssim.WithUsers(35), fssim.WithAnonymousUsers(5), fssim.WithPageSize(10))
+	w.startConnector(t, w.creds, "BATON_STORAGE_ENGINE=sqlite")
+
+	syncID := w.enqueue(t, c1sim.TaskSpec{Type: c1sim.TaskFullSync})
+	if v := w.waitTask(t, syncID); v.Status != c1sim.StatusSucceeded || v.Uploads != 1 {
+		t.Fatalf("full sync task: %+v", v)
+	}
+	w.checkUpload(t, syncID)
+	c1z, ok := w.c1.Upload(syncID)
+	if !ok || !bytes.HasPrefix(c1z, []byte("C1ZF\x00")) {
+		t.Errorf("upload is not a SQLite (v1) c1z: starts %q", c1z[:min(len(c1z), 5)])
 	}
 }
 
