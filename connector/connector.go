@@ -154,9 +154,9 @@ func (c *Connector) Metadata(context.Context) (*v2.ConnectorMetadata, error) {
 	}.Build(), nil
 }
 
-// Validate makes one API call (the first page of the user listing, kept for
-// the sync) so a wrong or under-privileged credential
-// fails at start-up with a clear message instead of mid-sync.
+// Validate makes one API call so a wrong or under-privileged credential
+// fails at start-up with a clear message instead of mid-sync. With an API
+// key that call is the user listing's first page, kept for the sync.
 func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, error) {
 	if c.scim != nil {
 		_, err := c.scim.ListUsers(ctx, 1, 1)

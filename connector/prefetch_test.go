@@ -302,24 +302,14 @@ func TestReadAheadHandsOverErrorsInOrder(t *testing.T) {
 	}
 }
 
-// listAllFrom lists through b's List from the first page to the end.
-func listAllFrom(t *testing.T, b *userBuilder) []string {
+// listedIDs lists every page through b's List, as baton's syncer does.
+func listedIDs(t *testing.T, b *userBuilder) []string {
 	t.Helper()
-	var got []string
-	next := ""
-	for calls := 0; ; calls++ {
-		if calls > 100 {
-			t.Fatal("List never finished")
-		}
-		rs, n, err := listOnce(b, context.Background(), next)
-		if err != nil {
-			t.Fatalf("List: %v", err)
-		}
-		got = append(got, rs...)
-		if next = n; next == "" {
-			return got
-		}
+	rs, _, err := listAll(t, b)
+	if err != nil {
+		t.Fatalf("List: %v", err)
 	}
+	return ids(rs)
 }
 
 func TestValidatesFirstPageServesTheSync(t *testing.T) {
@@ -329,7 +319,7 @@ func TestValidatesFirstPageServesTheSync(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 	b := conn.ResourceSyncers(context.Background())[0].(*userBuilder)
-	if diff := cmp.Diff(s.wantIDs(), listAllFrom(t, b)); diff != "" {
+	if diff := cmp.Diff(s.wantIDs(), listedIDs(t, b)); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}
 	// Validate's request is the sync's first page: each page once.
@@ -348,8 +338,8 @@ func TestValidatesFirstPageServesOneSyncOnlyAndExpires(t *testing.T) {
 	if err := b.validate(context.Background()); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
-	listAllFrom(t, b) // takes the kept page
-	listAllFrom(t, b) // a second sync fetches its own
+	listedIDs(t, b) // takes the kept page
+	listedIDs(t, b) // a second sync fetches its own
 	if got := s.count(""); got != 2 {
 		t.Errorf("first page requested %d times by validate and two syncs, want 2", got)
 	}
@@ -358,7 +348,7 @@ func TestValidatesFirstPageServesOneSyncOnlyAndExpires(t *testing.T) {
 		t.Fatalf("validate: %v", err)
 	}
 	time.Sleep(50 * time.Millisecond) // older than maxAge: fetched again
-	if diff := cmp.Diff(s.wantIDs(), listAllFrom(t, b)); diff != "" {
+	if diff := cmp.Diff(s.wantIDs(), listedIDs(t, b)); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}
 	if got := s.count(""); got != 4 {

@@ -29,9 +29,10 @@ func TestServiceModeFullSync(t *testing.T) {
 	}
 	s.checkSyncMatches(t, task.ID)
 
-	// The connector paged through the whole list: 135 users, 25 a page.
-	if got := listRequests(t, s.fullstory)[http.StatusOK]; got < 6 {
-		t.Errorf("got %d successful list requests, want at least 6 pages", got)
+	// The connector paged through the identified users once: 120 users, 25 a
+	// page, each page asked for once (Validate's request is the first page).
+	if got := listRequests(t, s.fullstory)[http.StatusOK]; got != 5 {
+		t.Errorf("got %d successful list requests, want 5 (one per page)", got)
 	}
 }
 
