@@ -158,7 +158,7 @@ func displayName(u *fullstory.User) string {
 }
 
 // propertiesJSON renders a user's custom properties as one compact JSON
-// object (keys sorted) for the profile. One string rather than a nested
+// object (keys sorted, numbers as Fullstory wrote them) for the profile. One string rather than a nested
 // struct because baton-sdk decodes every stored profile, 10,000 at a time,
 // while it syncs: a nested struct costs about 80 allocations per user and
 // put a 100k-user sync over its memory budget (bench/README.md).

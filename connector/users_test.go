@@ -76,6 +76,28 @@ func TestListFollowsPagesAndSendsFiltersEachTime(t *testing.T) {
 	}
 }
 
+// TestListKeepsPropertiesExact follows a user's properties from Fullstory's
+// JSON to the profile's JSON text: numbers as written, keys sorted.
+func TestListKeepsPropertiesExact(t *testing.T) {
+	c := newTestConnector(t, false,
+		step{Method: "GET", Path: "/v2/users", Query: "is_identified=true", Status: 200, Body: page("",
+			`{"id":"1","uid":"u1","is_being_deleted":false,"properties":{"plan":"pro","account":12345678901234567890,"ltv":1.50,"company":{"size":1e3}}}`)},
+	)
+	rs, _, err := listAll(t, newUserBuilder(c.client, false))
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	got := map[string]any{}
+	for _, r := range rs {
+		got = r.GetProfile().AsMap()
+	}
+	want := map[string]any{"id": "1", "uid": "u1",
+		"properties": `{"account":12345678901234567890,"company":{"size":1e3},"ltv":1.50,"plan":"pro"}`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("profile (-want +got):\n%s", diff)
+	}
+}
+
 func TestListWithAnonymousUsersSendsNoFilter(t *testing.T) {
 	c := newTestConnector(t, true,
 		step{Method: "GET", Path: "/v2/users", Status: 200, Body: page("", user("1"), `{"id":"anon-1","is_being_deleted":false}`)},

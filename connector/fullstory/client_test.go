@@ -2,6 +2,7 @@ package fullstory
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,7 +58,7 @@ func TestListUsersSendsFiltersAndDecodesPage(t *testing.T) {
 		},
 		Status: 200,
 		Body: `{"results":[
-			{"id":"1","uid":"u-1","display_name":"Jane Doe","email":"jane@example.com","is_being_deleted":false,"properties":{"plan":"pro","seats":3}},
+			{"id":"1","uid":"u-1","display_name":"Jane Doe","email":"jane@example.com","is_being_deleted":false,"properties":{"plan":"pro","seats":3,"account":12345678901234567890,"ltv":1.50}},
 			{"id":"2","is_being_deleted":true}
 		],"total_records":"1234","next_page_token":"tok-2"}`,
 	})
@@ -68,7 +69,8 @@ func TestListUsersSendsFiltersAndDecodesPage(t *testing.T) {
 	}
 	want := &ListUsersPage{
 		Results: []User{
-			{ID: "1", UID: "u-1", DisplayName: "Jane Doe", Email: "jane@example.com", Properties: map[string]any{"plan": "pro", "seats": float64(3)}},
+			{ID: "1", UID: "u-1", DisplayName: "Jane Doe", Email: "jane@example.com", Properties: map[string]any{"plan": "pro", "seats": json.Number("3"),
+				"account": json.Number("12345678901234567890"), "ltv": json.Number("1.50")}},
 			{ID: "2", IsBeingDeleted: true},
 		},
 		TotalRecords:  1234,

@@ -1,6 +1,7 @@
 package fullstory
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,13 +17,30 @@ var jsonUnmarshal = json.Unmarshal
 
 // User is a v2 user as Fullstory returns it.
 type User struct {
-	ID             string         `json:"id"`
-	UID            string         `json:"uid,omitempty"`
-	DisplayName    string         `json:"display_name,omitempty"`
-	Email          string         `json:"email,omitempty"`
-	IsBeingDeleted bool           `json:"is_being_deleted"`
-	Properties     map[string]any `json:"properties,omitempty"`
-	AppURL         string         `json:"app_url,omitempty"`
+	ID             string     `json:"id"`
+	UID            string     `json:"uid,omitempty"`
+	DisplayName    string     `json:"display_name,omitempty"`
+	Email          string     `json:"email,omitempty"`
+	IsBeingDeleted bool       `json:"is_being_deleted"`
+	Properties     Properties `json:"properties,omitempty"`
+	AppURL         string     `json:"app_url,omitempty"`
+}
+
+// Properties are a user's custom properties. Numbers stay as Fullstory
+// wrote them (json.Number), so re-encoding them is exact: as float64,
+// 12345678901234567890 would come back as 1.2345678901234567e+19.
+type Properties map[string]any
+
+// UnmarshalJSON decodes the properties object with numbers kept as text.
+func (p *Properties) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	*p = m
+	return nil
 }
 
 // ListUsersParams are the filters of GET /v2/users. Fullstory requires the
