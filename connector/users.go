@@ -158,10 +158,11 @@ func displayName(u *fullstory.User) string {
 }
 
 // propertiesJSON renders a user's custom properties as one compact JSON
-// object (keys sorted, numbers as Fullstory wrote them) for the profile. One string rather than a nested
-// struct because baton-sdk decodes every stored profile, 10,000 at a time,
-// while it syncs: a nested struct costs about 80 allocations per user and
-// put a 100k-user sync over its memory budget (bench/README.md).
+// object (keys sorted, numbers as Fullstory wrote them) for the profile.
+// One string rather than a nested struct because baton-sdk decodes every
+// stored profile, 10,000 at a time, while it syncs: a nested struct costs
+// about 80 allocations per user and put a 100k-user sync over its memory
+// budget (bench/README.md).
 func propertiesJSON(props map[string]any) (string, error) {
 	b, err := json.Marshal(props)
 	if err != nil {
